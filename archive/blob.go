@@ -1,0 +1,86 @@
+package archive
+
+import (
+	"fmt"
+	"hash"
+	"io"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// verifiedReader passes a blob through and fails at EOF unless its digest and
+// size are the expected ones.
+type verifiedReader struct {
+	r        io.Reader
+	closer   io.Closer
+	what     string
+	expected digest.Digest
+	size     int64 // -1 when unknown
+	hash     hash.Hash
+	n        int64
+	err      error
+}
+
+func newVerifiedReader(r io.ReadCloser, what string, d digest.Digest, size int64) (*verifiedReader, error) {
+	if !d.Algorithm().Available() {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w: unsupported digest algorithm %q", what, ErrDigestMismatch, d.Algorithm())
+	}
+	return &verifiedReader{r: r, closer: r, what: what, expected: d, size: size, hash: d.Algorithm().Hash()}, nil
+}
+
+func (v *verifiedReader) Read(p []byte) (int, error) {
+	if v.err != nil {
+		return 0, v.err
+	}
+	n, err := v.r.Read(p)
+	v.hash.Write(p[:n])
+	v.n += int64(n)
+	switch {
+	case v.size >= 0 && v.n > v.size:
+		v.err = fmt.Errorf("%s: %w: more than the %d bytes declared", v.what, ErrSizeMismatch, v.size)
+	case err == io.EOF:
+		v.err = v.check()
+	case err != nil:
+		v.err = fmt.Errorf("%s: %w", v.what, err)
+	}
+	if v.err != nil {
+		return n, v.err
+	}
+	return n, nil
+}
+
+func (v *verifiedReader) check() error {
+	if v.size >= 0 && v.n != v.size {
+		return fmt.Errorf("%s: %w: %d bytes, %d declared", v.what, ErrSizeMismatch, v.n, v.size)
+	}
+	if got := digest.NewDigest(v.expected.Algorithm(), v.hash); got != v.expected {
+		return fmt.Errorf("%s: %w: content is %s", v.what, ErrDigestMismatch, got)
+	}
+	return io.EOF
+}
+
+func (v *verifiedReader) Close() error {
+	return v.closer.Close()
+}
+
+// readVerified reads a whole stream through a verifiedReader, refusing more than limit bytes.
+func readVerified(r io.ReadCloser, what string, d digest.Digest, size, limit int64) ([]byte, error) {
+	if size > limit {
+		r.Close()
+		return nil, fmt.Errorf("%s: %w: %d bytes, the limit is %d", what, ErrTooLarge, size, limit)
+	}
+	v, err := newVerifiedReader(r, what, d, size)
+	if err != nil {
+		return nil, err
+	}
+	defer v.Close()
+	data, err := io.ReadAll(io.LimitReader(v, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s: %w: more than %d bytes", what, ErrTooLarge, limit)
+	}
+	return data, nil
+}

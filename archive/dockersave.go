@@ -1,0 +1,169 @@
+package archive
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"slices"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// dockerSaveItem is one image of a docker-save manifest.json.
+type dockerSaveItem struct {
+	Config   string
+	RepoTags []string
+	Layers   []string
+}
+
+// dockerConfig is the part of an image config the docker-save reader needs.
+type dockerConfig struct {
+	ocispec.Platform
+	RootFS struct {
+		DiffIDs []digest.Digest `json:"diff_ids"`
+	} `json:"rootfs"`
+}
+
+// dockerManifest is a Docker schema2 manifest, as synthesized for legacy docker-save images.
+type dockerManifest struct {
+	SchemaVersion int                  `json:"schemaVersion"`
+	MediaType     string               `json:"mediaType"`
+	Config        ocispec.Descriptor   `json:"config"`
+	Layers        []ocispec.Descriptor `json:"layers"`
+}
+
+func (r *Reader) readDockerManifest() ([]dockerSaveItem, error) {
+	data, err := r.readFile(dockerManifestFile, maxDockerManifestSize)
+	if err != nil {
+		return nil, err
+	}
+	var items []dockerSaveItem
+	if err := json.Unmarshal(data, &items); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, dockerManifestFile, err)
+	}
+	return items, nil
+}
+
+// loadDockerSave names the images already found after the RepoTags given for
+// their configs, and presents every other image as a Docker schema2 image whose
+// layers are named by their DiffIDs.
+func (r *Reader) loadDockerSave() error {
+	items, err := r.readDockerManifest()
+	if err != nil {
+		return err
+	}
+	for i, it := range items {
+		if err := r.loadDockerSaveItem(it); err != nil {
+			return fmt.Errorf("%s image %d: %w", dockerManifestFile, i, err)
+		}
+	}
+	return nil
+}
+
+func (r *Reader) loadDockerSaveItem(it dockerSaveItem) error {
+	configData, config, err := r.readDockerConfig(it.Config)
+	if err != nil {
+		return err
+	}
+	configDigest := digest.FromBytes(configData)
+	named := false
+	for j := range r.images {
+		if slices.Contains(r.images[j].configs, configDigest) {
+			r.images[j].Names = appendNames(r.images[j].Names, it.RepoTags...)
+			named = true
+		}
+	}
+	if named {
+		return nil
+	}
+	if len(config.RootFS.DiffIDs) != len(it.Layers) {
+		return fmt.Errorf("%w: %d layers, but config %s has %d diff_ids", ErrInvalidMetadata, len(it.Layers), it.Config, len(config.RootFS.DiffIDs))
+	}
+	r.blobs[configDigest] = blobSource{entry: path.Clean(it.Config), size: int64(len(configData))}
+	m := dockerManifest{
+		SchemaVersion: 2,
+		MediaType:     mediaTypeDockerManifest,
+		Config:        ocispec.Descriptor{MediaType: mediaTypeDockerConfig, Digest: configDigest, Size: int64(len(configData))},
+	}
+	size := int64(len(configData))
+	for j, layer := range it.Layers {
+		diffID := config.RootFS.DiffIDs[j]
+		src, err := r.legacyLayer(path.Clean(layer), diffID)
+		if err != nil {
+			return err
+		}
+		r.blobs[diffID] = src
+		m.Layers = append(m.Layers, ocispec.Descriptor{MediaType: mediaTypeDockerLayer, Digest: diffID, Size: src.size})
+		size += src.size
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	d := digest.FromBytes(data)
+	r.synthetic[d] = data
+	r.types[d] = mediaTypeDockerManifest
+	r.images = append(r.images, Image{
+		Position:   len(r.images),
+		Names:      appendNames(nil, it.RepoTags...),
+		Descriptor: ocispec.Descriptor{MediaType: mediaTypeDockerManifest, Digest: d, Size: int64(len(data))},
+		Platforms:  []ocispec.Platform{config.Platform},
+		Size:       size + int64(len(data)),
+		configs:    []digest.Digest{configDigest},
+	})
+	return nil
+}
+
+func (r *Reader) readDockerConfig(name string) ([]byte, dockerConfig, error) {
+	var config dockerConfig
+	data, err := r.readFile(path.Clean(name), maxConfigSize)
+	if err != nil {
+		return nil, config, fmt.Errorf("config: %w", err)
+	}
+	if err := json.Unmarshal(data, &config); err != nil {
+		return nil, config, fmt.Errorf("%w: config %s: %w", ErrInvalidMetadata, name, err)
+	}
+	return data, config, nil
+}
+
+// legacyLayer locates a docker-save layer file. A layer stored compressed is
+// decompressed once here, to learn its size and check it against its DiffID.
+func (r *Reader) legacyLayer(name string, diffID digest.Digest) (blobSource, error) {
+	sec, err := r.section(name)
+	if err != nil {
+		return blobSource{}, fmt.Errorf("layer: %w", err)
+	}
+	c, err := detectCompressionAt(sec, 0, sec.Size())
+	if err != nil {
+		return blobSource{}, fmt.Errorf("layer %s: %w", name, err)
+	}
+	src := blobSource{entry: name, decompress: c, size: sec.Size()}
+	if c == uncompressed {
+		return src, nil
+	}
+	stream, err := decompress(sec, c)
+	if err != nil {
+		return blobSource{}, fmt.Errorf("layer %s: %w", name, err)
+	}
+	v, err := newVerifiedReader(stream, "layer "+name, diffID, -1)
+	if err != nil {
+		return blobSource{}, err
+	}
+	defer v.Close()
+	if src.size, err = io.Copy(io.Discard, v); err != nil {
+		return blobSource{}, err
+	}
+	return src, nil
+}
+
+// appendNames adds the non-empty names not yet in names.
+func appendNames(names []string, add ...string) []string {
+	for _, n := range add {
+		if n != "" && !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
+}

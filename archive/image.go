@@ -1,0 +1,82 @@
+package archive
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Image is one top-level image of an archive: an entry of index.json, or an
+// image of a docker-save manifest.json.
+type Image struct {
+	Position   int                // place in index.json or manifest.json, from 0
+	Names      []string           // ref.name, io.containerd.image.name and RepoTags, as written
+	Descriptor ocispec.Descriptor // the manifest or index
+	Platforms  []ocispec.Platform // of every manifest present in the archive
+	Size       int64              // bytes of the manifests, configs and layers it references, each once
+
+	configs []digest.Digest
+}
+
+// String names the image for people: position, digest and names.
+func (img Image) String() string {
+	s := fmt.Sprintf("@%d %s", img.Position, img.Descriptor.Digest)
+	if len(img.Names) > 0 {
+		s += " (" + strings.Join(img.Names, ", ") + ")"
+	}
+	return s
+}
+
+// PlatformString formats a platform as os/arch[/variant].
+func PlatformString(p ocispec.Platform) string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// Manifest returns a manifest or index of the archive by digest, verified, and its media type.
+func (r *Reader) Manifest(d digest.Digest) ([]byte, string, error) {
+	data, err := r.readBlob(d, -1, maxManifestSize)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %w", r.name, err)
+	}
+	if mt, ok := r.types[d]; ok && mt != "" {
+		return data, mt, nil
+	}
+	var probe struct {
+		MediaType string `json:"mediaType"`
+	}
+	if err := json.Unmarshal(data, &probe); err != nil {
+		return nil, "", fmt.Errorf("%s: %w: manifest %s: %w", r.name, ErrInvalidMetadata, d, err)
+	}
+	return data, probe.MediaType, nil
+}
+
+// Select returns the one image that sel picks.
+func (r *Reader) Select(sel Selector) (Image, error) {
+	matches := sel.filter(r.images)
+	switch {
+	case len(matches) == 1:
+		return matches[0], nil
+	case len(r.images) == 0:
+		return Image{}, fmt.Errorf("%s: %w: the archive holds no images", r.name, ErrNoMatch)
+	case len(matches) == 0:
+		return Image{}, fmt.Errorf("%s: %w %s; the archive holds: %s", r.name, ErrNoMatch, sel, listImages(r.images))
+	case sel.IsZero():
+		return Image{}, fmt.Errorf("%s: %w: the archive holds several, name one of: %s", r.name, ErrAmbiguous, listImages(matches))
+	}
+	return Image{}, fmt.Errorf("%s: %w %s: %s", r.name, ErrAmbiguous, sel, listImages(matches))
+}
+
+func listImages(images []Image) string {
+	parts := make([]string, len(images))
+	for i, img := range images {
+		parts[i] = img.String()
+	}
+	return strings.Join(parts, "; ")
+}

@@ -1,0 +1,230 @@
+package archive
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+const (
+	ociLayoutFile      = ocispec.ImageLayoutFile
+	indexFile          = ocispec.ImageIndexFile
+	blobsDir           = ocispec.ImageBlobsDir
+	dockerManifestFile = "manifest.json"
+	repositoriesFile   = "repositories"
+
+	// AnnotationContainerdImageName holds the full image name in archives that
+	// docker >= 25 and containerd write.
+	AnnotationContainerdImageName = "io.containerd.image.name"
+)
+
+// Limits on what is read into memory, the same as containers/image's own.
+const (
+	maxIndexSize          = 4 << 20 // index.json, like a manifest
+	maxManifestSize       = 4 << 20
+	maxConfigSize         = 4 << 20
+	maxDockerManifestSize = 1 << 20 // manifest.json of docker-save
+	maxIndexDepth         = 8
+)
+
+// Media types of Docker's manifests, which OCI layouts may hold too.
+const (
+	mediaTypeDockerManifest     = "application/vnd.docker.distribution.manifest.v2+json"
+	mediaTypeDockerManifestList = "application/vnd.docker.distribution.manifest.list.v2+json"
+	mediaTypeDockerConfig       = "application/vnd.docker.container.image.v1+json"
+	mediaTypeDockerLayer        = "application/vnd.docker.image.rootfs.diff.tar"
+)
+
+// load reads the archive's metadata: an OCI layout, a docker-save manifest, or
+// both, as docker >= 25 writes. Images that manifest.json lists and index.json
+// does not (docker save by image ID) are added as docker-save images.
+func (r *Reader) load() error {
+	r.registerLayoutBlobs()
+	hasIndex, hasManifest := r.hasEntry(indexFile), r.hasEntry(dockerManifestFile)
+	if !hasIndex && !hasManifest {
+		return ErrNoLayout
+	}
+	if hasIndex {
+		if err := r.loadLayout(); err != nil {
+			return err
+		}
+	}
+	if hasManifest {
+		return r.loadDockerSave()
+	}
+	return nil
+}
+
+// registerLayoutBlobs makes every blobs/<algorithm>/<encoded> entry servable by its digest.
+func (r *Reader) registerLayoutBlobs() {
+	for _, name := range r.idx.order {
+		parts := strings.Split(name, "/")
+		if len(parts) != 3 || parts[0] != blobsDir {
+			continue
+		}
+		d := digest.NewDigestFromEncoded(digest.Algorithm(parts[1]), parts[2])
+		if d.Validate() == nil {
+			r.blobs[d] = blobSource{entry: name, size: -1}
+		}
+	}
+}
+
+func (r *Reader) loadLayout() error {
+	if r.hasEntry(ociLayoutFile) {
+		if err := r.checkLayoutVersion(); err != nil {
+			return err
+		}
+	}
+	data, err := r.readFile(indexFile, maxIndexSize)
+	if err != nil {
+		return err
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(data, &index); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, indexFile, err)
+	}
+	for i, d := range index.Manifests {
+		if _, ok := r.blobs[d.Digest]; !ok {
+			return fmt.Errorf("%w: %s names %s (entry %d), which the archive lacks", ErrMissingBlob, indexFile, d.Digest, i)
+		}
+		img, err := r.describe(d, i)
+		if err != nil {
+			return fmt.Errorf("%s entry %d (%s): %w", indexFile, i, d.Digest, err)
+		}
+		img.Names = appendNames(img.Names, d.Annotations[ocispec.AnnotationRefName], d.Annotations[AnnotationContainerdImageName])
+		r.images = append(r.images, img)
+	}
+	return nil
+}
+
+func (r *Reader) checkLayoutVersion() error {
+	data, err := r.readFile(ociLayoutFile, maxIndexSize)
+	if err != nil {
+		return err
+	}
+	var layout ocispec.ImageLayout
+	if err := json.Unmarshal(data, &layout); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, ociLayoutFile, err)
+	}
+	if layout.Version != ocispec.ImageLayoutVersion {
+		return fmt.Errorf("%w: %s: layout version %q, only %q is known", ErrInvalidMetadata, ociLayoutFile, layout.Version, ocispec.ImageLayoutVersion)
+	}
+	return nil
+}
+
+// tree collects what one top-level descriptor reaches.
+type tree struct {
+	platforms []ocispec.Platform
+	blobs     map[digest.Digest]int64
+	configs   []digest.Digest
+	types     map[digest.Digest]string // media types of manifests and indexes
+	path      []digest.Digest          // indexes being walked, to find cycles
+}
+
+// describe walks one top-level descriptor of index.json into an Image.
+func (r *Reader) describe(d ocispec.Descriptor, position int) (Image, error) {
+	t := &tree{blobs: map[digest.Digest]int64{}, types: r.types}
+	if err := r.walk(d, t, true); err != nil {
+		return Image{}, err
+	}
+	img := Image{Position: position, Descriptor: d, Platforms: t.platforms, configs: t.configs}
+	for _, s := range t.blobs {
+		img.Size += s
+	}
+	return img, nil
+}
+
+func (r *Reader) walk(d ocispec.Descriptor, t *tree, required bool) error {
+	if _, ok := r.blobs[d.Digest]; !ok {
+		if required {
+			return fmt.Errorf("%w: %s", ErrMissingBlob, d.Digest)
+		}
+		return nil // an index member that was not exported, as docker save writes for other platforms
+	}
+	t.blobs[d.Digest] = d.Size
+	switch d.MediaType {
+	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
+		return r.walkIndex(d, t)
+	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
+		return r.walkManifest(d, t)
+	}
+	return nil // an artifact or a type this reader does not know: listed, not followed
+}
+
+func (r *Reader) walkIndex(d ocispec.Descriptor, t *tree) error {
+	if len(t.path) >= maxIndexDepth {
+		return fmt.Errorf("%w: indexes nested deeper than %d", ErrInvalidMetadata, maxIndexDepth)
+	}
+	for _, p := range t.path {
+		if p == d.Digest {
+			return fmt.Errorf("%w: index %s includes itself", ErrInvalidMetadata, d.Digest)
+		}
+	}
+	data, err := r.readBlob(d.Digest, d.Size, maxManifestSize)
+	if err != nil {
+		return err
+	}
+	var index ocispec.Index
+	if err := json.Unmarshal(data, &index); err != nil {
+		return fmt.Errorf("%w: index %s: %w", ErrInvalidMetadata, d.Digest, err)
+	}
+	t.types[d.Digest] = d.MediaType
+	t.path = append(t.path, d.Digest)
+	defer func() { t.path = t.path[:len(t.path)-1] }()
+	for _, child := range index.Manifests {
+		if err := r.walk(child, t, false); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *Reader) walkManifest(d ocispec.Descriptor, t *tree) error {
+	data, err := r.readBlob(d.Digest, d.Size, maxManifestSize)
+	if err != nil {
+		return err
+	}
+	var m ocispec.Manifest
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("%w: manifest %s: %w", ErrInvalidMetadata, d.Digest, err)
+	}
+	t.types[d.Digest] = d.MediaType
+	t.blobs[m.Config.Digest] = m.Config.Size
+	t.configs = append(t.configs, m.Config.Digest)
+	for _, l := range m.Layers {
+		t.blobs[l.Digest] = l.Size
+	}
+	p, err := r.platformOf(d, m.Config)
+	if err != nil {
+		return fmt.Errorf("manifest %s: %w", d.Digest, err)
+	}
+	if p != nil {
+		t.platforms = append(t.platforms, *p)
+	}
+	return nil
+}
+
+// platformOf is the platform a descriptor declares, else the one of the image config.
+func (r *Reader) platformOf(d ocispec.Descriptor, config ocispec.Descriptor) (*ocispec.Platform, error) {
+	if d.Platform != nil {
+		return d.Platform, nil
+	}
+	if config.MediaType != ocispec.MediaTypeImageConfig && config.MediaType != mediaTypeDockerConfig {
+		return nil, nil
+	}
+	if _, ok := r.blobs[config.Digest]; !ok {
+		return nil, fmt.Errorf("%w: config %s", ErrMissingBlob, config.Digest)
+	}
+	data, err := r.readBlob(config.Digest, config.Size, maxConfigSize)
+	if err != nil {
+		return nil, err
+	}
+	var c ocispec.Image
+	if err := json.Unmarshal(data, &c); err != nil {
+		return nil, fmt.Errorf("%w: config %s: %w", ErrInvalidMetadata, config.Digest, err)
+	}
+	return &c.Platform, nil
+}

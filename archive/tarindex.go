@@ -1,0 +1,174 @@
+package archive
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+)
+
+// maxLinkDepth bounds how many links are followed to resolve one name.
+const maxLinkDepth = 16
+
+// Entry is one file of the tar, located by its data offset.
+type Entry struct {
+	Name     string // cleaned, relative, without "./"
+	Type     byte   // tar.TypeReg, tar.TypeSymlink, tar.TypeLink, tar.TypeDir or another tar type
+	Offset   int64  // where the data starts; meaningful for tar.TypeReg
+	Size     int64  // data size; meaningful for tar.TypeReg
+	Linkname string // link target as stored in the header
+}
+
+// tarIndex maps every entry name of a tar to its location.
+type tarIndex struct {
+	entries map[string]*Entry
+	order   []string // names in archive order, the last occurrence of each
+}
+
+// countingReader is an io.ReadSeeker over an io.ReaderAt that counts the bytes it reads.
+// archive/tar skips entry data by seeking when its reader can seek, so the index is
+// built from the headers alone.
+type countingReader struct {
+	*io.SectionReader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.SectionReader.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// indexTar reads the tar headers of ra once and returns the index and the number of
+// bytes read from ra.
+func indexTar(ra io.ReaderAt, size int64) (*tarIndex, int64, error) {
+	cr := &countingReader{SectionReader: io.NewSectionReader(ra, 0, size)}
+	tr := tar.NewReader(cr)
+	idx := &tarIndex{entries: map[string]*Entry{}}
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, cr.n, fmt.Errorf("%w: %w", ErrNotArchive, err)
+		}
+		offset, err := cr.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, cr.n, err
+		}
+		e, err := newEntry(hdr, offset)
+		if err != nil {
+			return nil, cr.n, err
+		}
+		if e == nil {
+			continue
+		}
+		if err := idx.add(e); err != nil {
+			return nil, cr.n, err
+		}
+	}
+	if len(idx.entries) == 0 && cr.n == 0 {
+		return nil, cr.n, fmt.Errorf("%w: empty file", ErrNotArchive)
+	}
+	return idx, cr.n, nil
+}
+
+// newEntry checks one header; it returns nil for entries that carry nothing to index.
+func newEntry(hdr *tar.Header, offset int64) (*Entry, error) {
+	name, err := cleanName(hdr.Name)
+	if err != nil {
+		return nil, err
+	}
+	if isSparse(hdr) {
+		return nil, fmt.Errorf("%w: entry %q is a sparse file", ErrUnsupportedEntry, hdr.Name)
+	}
+	if name == "." {
+		return nil, nil
+	}
+	e := &Entry{Name: name, Type: hdr.Typeflag, Linkname: hdr.Linkname}
+	if hdr.Typeflag == tar.TypeReg {
+		if hdr.Size < 0 {
+			return nil, fmt.Errorf("%w: entry %q has a negative size", ErrNotArchive, hdr.Name)
+		}
+		e.Offset, e.Size = offset, hdr.Size
+	}
+	return e, nil
+}
+
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+// cleanName turns a header name into the key of the index: cleaned, relative, no "./".
+func cleanName(raw string) (string, error) {
+	if strings.HasPrefix(raw, "/") {
+		return "", fmt.Errorf("%w: entry %q has an absolute name", ErrUnsafeEntry, raw)
+	}
+	name := path.Clean(raw)
+	if name == ".." || strings.HasPrefix(name, "../") {
+		return "", fmt.Errorf("%w: entry %q points outside the archive", ErrUnsafeEntry, raw)
+	}
+	return name, nil
+}
+
+// add records e; a later entry of the same name replaces an earlier one, as when
+// the tar is extracted, except for the files that describe the archive, whose
+// duplicates would be read differently by different tools.
+func (idx *tarIndex) add(e *Entry) error {
+	if old, ok := idx.entries[e.Name]; ok {
+		if isMetadataName(e.Name) && old.Type != tar.TypeDir {
+			return fmt.Errorf("%w: %q appears twice", ErrAmbiguousEntry, e.Name)
+		}
+	} else {
+		idx.order = append(idx.order, e.Name)
+	}
+	idx.entries[e.Name] = e
+	return nil
+}
+
+func isMetadataName(name string) bool {
+	switch name {
+	case ociLayoutFile, indexFile, dockerManifestFile, repositoriesFile:
+		return true
+	}
+	return false
+}
+
+// resolve follows symlinks and hardlinks from name to a regular file of the archive.
+func (idx *tarIndex) resolve(name string) (*Entry, error) {
+	cur := name
+	for depth := 0; depth <= maxLinkDepth; depth++ {
+		e, ok := idx.entries[cur]
+		if !ok {
+			if cur == name {
+				return nil, fmt.Errorf("%w: %q", ErrMissingEntry, name)
+			}
+			return nil, fmt.Errorf("%w: %q links to %q, which the archive lacks", ErrBadLink, name, cur)
+		}
+		switch e.Type {
+		case tar.TypeReg:
+			return e, nil
+		case tar.TypeSymlink:
+			cur = path.Join(path.Dir(cur), e.Linkname)
+		case tar.TypeLink:
+			cur = path.Clean(e.Linkname)
+		default:
+			return nil, fmt.Errorf("%w: %q is not a regular file (tar type %q)", ErrUnsupportedEntry, cur, e.Type)
+		}
+		if strings.HasPrefix(e.Linkname, "/") || cur == ".." || strings.HasPrefix(cur, "../") {
+			return nil, fmt.Errorf("%w: %q links to %q, outside the archive", ErrBadLink, name, e.Linkname)
+		}
+	}
+	return nil, fmt.Errorf("%w: %q: more than %d links, or a loop", ErrBadLink, name, maxLinkDepth)
+}

@@ -1,0 +1,165 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/pkg/compression"
+	"go.podman.io/image/v5/transports/alltransports"
+	"go.podman.io/image/v5/types"
+)
+
+// copyOptions are skopeo's copy flags that apply to ocitar.
+type copyOptions struct {
+	all              bool
+	format           string
+	removeSignatures bool
+	preserveDigests  bool
+	quiet            bool
+	src, dest        endpointOptions
+	destCompress     bool
+	destCompressFmt  string
+}
+
+// endpointOptions are the flags given once for the source and once for the destination.
+type endpointOptions struct {
+	tlsVerify bool
+	creds     string
+}
+
+func newCopyCommand(g *globalOptions) *cobra.Command {
+	o := &copyOptions{}
+	cmd := &cobra.Command{
+		Use:   "copy [flags] SOURCE-IMAGE DESTINATION-IMAGE",
+		Short: "Copy an image from one location to another",
+		Long: `Copy an image between any two transports of containers/image and oci-tar:.
+
+Examples:
+  ocitar copy oci-tar:images.tar:alpine dir:/tmp/alpine
+  ocitar copy oci-tar:docker-save.tar oci-archive:/tmp/image.oci.tar
+  ocitar copy --all oci-tar:multi.tar:@0 docker://registry.example/t/multi:1
+  cat image.tar.gz | ocitar copy oci-tar:- dir:/tmp/out
+
+Progress goes to standard error, never to standard output.`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runCopy(cmd, g, o, args[0], args[1])
+		},
+	}
+	f := cmd.Flags()
+	f.BoolVarP(&o.all, "all", "a", false, "copy every image of a multi-platform index, not only the one for this platform")
+	f.StringVarP(&o.format, "format", "f", "", "manifest `TYPE` of the destination: oci, v2s2 or v2s1 (default: keep the source's where possible)")
+	f.BoolVar(&o.removeSignatures, "remove-signatures", false, "do not copy signatures")
+	f.BoolVar(&o.preserveDigests, "preserve-digests", false, "fail rather than change any digest of the image")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
+	f.BoolVar(&o.destCompress, "dest-compress", false, "compress layers when saving to the destination")
+	f.StringVar(&o.destCompressFmt, "dest-compress-format", "", "`FORMAT` to compress layers with: gzip or zstd")
+	f.BoolVar(&o.src.tlsVerify, "src-tls-verify", true, "require HTTPS and verify certificates when talking to the source registry")
+	f.BoolVar(&o.dest.tlsVerify, "dest-tls-verify", true, "require HTTPS and verify certificates when talking to the destination registry")
+	f.StringVar(&o.src.creds, "src-creds", "", "`USER[:PASSWORD]` for the source registry")
+	f.StringVar(&o.dest.creds, "dest-creds", "", "`USER[:PASSWORD]` for the destination registry")
+	return cmd
+}
+
+func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, src, dest string) error {
+	srcRef, err := alltransports.ParseImageName(src)
+	if err != nil {
+		return fmt.Errorf("invalid source %q: %w", src, err)
+	}
+	destRef, err := alltransports.ParseImageName(dest)
+	if err != nil {
+		return fmt.Errorf("invalid destination %q: %w", dest, err)
+	}
+	srcCtx, err := o.src.systemContext(g, cmd.Flags().Changed("src-tls-verify"))
+	if err != nil {
+		return err
+	}
+	destCtx, err := o.dest.systemContext(g, cmd.Flags().Changed("dest-tls-verify"))
+	if err != nil {
+		return err
+	}
+	if err := o.setCompression(destCtx); err != nil {
+		return err
+	}
+	mimeType, err := manifestType(o.format)
+	if err != nil {
+		return err
+	}
+	policy, err := g.policyContext()
+	if err != nil {
+		return err
+	}
+	defer policy.Destroy()
+
+	var report io.Writer = os.Stderr
+	if o.quiet {
+		report = nil
+	}
+	selection := copy.CopySystemImage
+	if o.all {
+		selection = copy.CopyAllImages
+	}
+	ctx, cancel := commandContext()
+	defer cancel()
+	_, err = copy.Image(ctx, policy, destRef, srcRef, &copy.Options{
+		RemoveSignatures:      o.removeSignatures,
+		ReportWriter:          report,
+		SourceCtx:             srcCtx,
+		DestinationCtx:        destCtx,
+		ForceManifestMIMEType: mimeType,
+		ImageListSelection:    selection,
+		PreserveDigests:       o.preserveDigests,
+	})
+	return err
+}
+
+func (e endpointOptions) systemContext(g *globalOptions, tlsVerifySet bool) (*types.SystemContext, error) {
+	sys := g.systemContext()
+	if tlsVerifySet {
+		sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(!e.tlsVerify)
+		sys.DockerDaemonInsecureSkipTLSVerify = !e.tlsVerify
+	}
+	if e.creds != "" {
+		user, password, _ := strings.Cut(e.creds, ":")
+		if user == "" {
+			return nil, fmt.Errorf("invalid credentials %q: the user name is empty", e.creds)
+		}
+		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: user, Password: password}
+	}
+	return sys, nil
+}
+
+func (o *copyOptions) setCompression(sys *types.SystemContext) error {
+	if o.destCompress {
+		sys.DirForceCompress = true
+	}
+	if o.destCompressFmt != "" {
+		algo, err := compression.AlgorithmByName(o.destCompressFmt)
+		if err != nil {
+			return fmt.Errorf("--dest-compress-format: %w", err)
+		}
+		sys.CompressionFormat = &algo
+	}
+	return nil
+}
+
+// manifestType maps skopeo's --format values to manifest MIME types.
+func manifestType(format string) (string, error) {
+	switch format {
+	case "":
+		return "", nil
+	case "oci":
+		return imgspecv1.MediaTypeImageManifest, nil
+	case "v2s2":
+		return manifest.DockerV2Schema2MediaType, nil
+	case "v2s1":
+		return manifest.DockerV2Schema1SignedMediaType, nil
+	}
+	return "", fmt.Errorf("unknown --format %q: use oci, v2s2 or v2s1", format)
+}

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	_ "github.com/ocitar/ocitar/transport"
+	"github.com/sirupsen/logrus"
+	"github.com/spf13/cobra"
+	"go.podman.io/image/v5/signature"
+	_ "go.podman.io/image/v5/transports/alltransports"
+	"go.podman.io/image/v5/types"
+	"go.podman.io/storage/pkg/configfile"
+)
+
+// globalOptions are the flags every command shares.
+type globalOptions struct {
+	debug          bool
+	policyPath     string
+	insecurePolicy bool
+	tmpDir         string
+	overrideArch   string
+	overrideOS     string
+	overrideVar    string
+}
+
+func newRootCommand() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "ocitar",
+		Short: "Copy, inspect and list container images, with image tars read in place",
+		Long: `ocitar copies, inspects and lists container images. It speaks skopeo's
+language and adds the oci-tar: transport, which reads OCI-layout, docker-save and
+docker >= 25 archives in place: nothing is unpacked to a temporary directory.
+
+  oci-tar:PATH[:SELECTOR]   PATH "-" is standard input. SELECTOR picks an image:
+                            a name (ref.name, io.containerd.image.name or a
+                            docker RepoTag; "alpine" finds
+                            docker.io/library/alpine:latest), @N by position
+                            from 0, or @sha256:... by manifest digest. Without
+                            SELECTOR the archive must hold exactly one image.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			if g.debug {
+				logrus.SetLevel(logrus.DebugLevel)
+			}
+		},
+	}
+	f := root.PersistentFlags()
+	f.BoolVar(&g.debug, "debug", false, "print debugging information")
+	f.StringVar(&g.policyPath, "policy", "", "signature policy `FILE` (default: the system policy.json, else accept anything)")
+	f.BoolVar(&g.insecurePolicy, "insecure-policy", false, "accept any image, ignoring the signature policy")
+	f.StringVar(&g.tmpDir, "tmpdir", "", "`DIR` for temporary files (compressed or piped archives, other transports' big files); default TMPDIR")
+	f.StringVar(&g.overrideArch, "override-arch", "", "use `ARCH` instead of the machine's architecture to choose images")
+	f.StringVar(&g.overrideOS, "override-os", "", "use `OS` instead of the running OS to choose images")
+	f.StringVar(&g.overrideVar, "override-variant", "", "use `VARIANT` instead of the machine's architecture variant to choose images")
+	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g))
+	return root
+}
+
+// systemContext is the context shared by sources and destinations.
+func (g *globalOptions) systemContext() *types.SystemContext {
+	return &types.SystemContext{
+		BigFilesTemporaryDir:    g.tmpDir,
+		ArchitectureChoice:      g.overrideArch,
+		OSChoice:                g.overrideOS,
+		VariantChoice:           g.overrideVar,
+		DockerRegistryUserAgent: "ocitar",
+		SignaturePolicyPath:     g.policyPath,
+	}
+}
+
+// policyContext is the signature policy to copy under: --insecure-policy,
+// --policy FILE, the system's policy.json, or, with none of these, accept anything.
+func (g *globalOptions) policyContext() (*signature.PolicyContext, error) {
+	var policy *signature.Policy
+	var err error
+	switch {
+	case g.insecurePolicy:
+		policy = acceptAnything()
+	case g.policyPath != "":
+		policy, err = signature.NewPolicyFromFile(g.policyPath)
+	default:
+		policy, err = signature.DefaultPolicy(nil)
+		if errors.Is(err, configfile.ErrConfigFileNotFound) {
+			logrus.Debug("no policy.json found; using the built-in policy that accepts any image")
+			policy, err = acceptAnything(), nil
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("loading the signature policy: %w", err)
+	}
+	return signature.NewPolicyContext(policy)
+}
+
+func acceptAnything() *signature.Policy {
+	return &signature.Policy{Default: []signature.PolicyRequirement{signature.NewPRInsecureAcceptAnything()}}
+}
+
+// commandContext is cancelled by SIGINT and SIGTERM.
+func commandContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}

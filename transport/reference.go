@@ -1,0 +1,122 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/ocitar/ocitar/archive"
+	"go.podman.io/image/v5/directory/explicitfilepath"
+	"go.podman.io/image/v5/docker/reference"
+	"go.podman.io/image/v5/image"
+	"go.podman.io/image/v5/types"
+)
+
+// stdinPath is the PATH that stands for standard input.
+const stdinPath = "-"
+
+// ErrWriteUnsupported is returned for oci-tar: destinations until writing lands.
+var ErrWriteUnsupported = errors.New("writing oci-tar archives is not supported yet; use oci-archive: or docker-archive: as the destination")
+
+type ociTarReference struct {
+	path         string
+	resolvedPath string // absolute, links resolved; the policy identity
+	selector     archive.Selector
+}
+
+// ParseReference parses PATH[:SELECTOR]. The path ends at the first colon.
+func ParseReference(ref string) (types.ImageReference, error) {
+	path, sel, _ := strings.Cut(ref, ":")
+	return NewReference(path, sel)
+}
+
+// NewReference returns the reference to the image that selector picks in the
+// archive at path; "-" is standard input.
+func NewReference(path, selector string) (types.ImageReference, error) {
+	if path == "" {
+		return nil, errors.New("oci-tar: missing archive path")
+	}
+	if strings.Contains(path, ":") {
+		return nil, fmt.Errorf("oci-tar: path %q contains a colon", path)
+	}
+	sel, err := archive.ParseSelector(selector)
+	if err != nil {
+		return nil, fmt.Errorf("oci-tar: %w", err)
+	}
+	resolved := "/dev/stdin"
+	if path != stdinPath {
+		if resolved, err = explicitfilepath.ResolvePathToFullyExplicit(path); err != nil {
+			return nil, fmt.Errorf("oci-tar: %w", err)
+		}
+	}
+	return ociTarReference{path: path, resolvedPath: resolved, selector: sel}, nil
+}
+
+func (ref ociTarReference) Transport() types.ImageTransport { return Transport }
+
+func (ref ociTarReference) StringWithinTransport() string {
+	if ref.selector.IsZero() {
+		return ref.path
+	}
+	return ref.path + ":" + ref.selector.String()
+}
+
+// DockerReference is the selector when it is a full docker reference with a tag.
+func (ref ociTarReference) DockerReference() reference.Named {
+	name := ref.selector.Name()
+	if !strings.ContainsAny(name, "/:") {
+		return nil
+	}
+	named, err := reference.ParseNormalizedNamed(name)
+	if err != nil {
+		return nil
+	}
+	if tagged, ok := named.(reference.NamedTagged); ok {
+		return tagged
+	}
+	return nil
+}
+
+// PolicyConfigurationIdentity is the resolved path of the archive, as for oci-archive:.
+func (ref ociTarReference) PolicyConfigurationIdentity() string {
+	return ref.resolvedPath
+}
+
+// PolicyConfigurationNamespaces are the directories above the archive, innermost first.
+func (ref ociTarReference) PolicyConfigurationNamespaces() []string {
+	var res []string
+	for p := ref.resolvedPath; ; {
+		i := strings.LastIndex(p, "/")
+		if i <= 0 {
+			return res
+		}
+		p = p[:i]
+		res = append(res, p)
+	}
+}
+
+func (ref ociTarReference) NewImage(ctx context.Context, sys *types.SystemContext) (types.ImageCloser, error) {
+	src, err := ref.NewImageSource(ctx, sys)
+	if err != nil {
+		return nil, err
+	}
+	img, err := image.FromSource(ctx, sys, src)
+	if err != nil {
+		src.Close()
+		return nil, err
+	}
+	return img, nil
+}
+
+func (ref ociTarReference) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
+	return newImageSource(ref, sys)
+}
+
+func (ref ociTarReference) NewImageDestination(ctx context.Context, sys *types.SystemContext) (types.ImageDestination, error) {
+	return nil, fmt.Errorf("oci-tar:%s: %w", ref.StringWithinTransport(), ErrWriteUnsupported)
+}
+
+func (ref ociTarReference) DeleteImage(ctx context.Context, sys *types.SystemContext) error {
+	return fmt.Errorf("oci-tar:%s: deleting images from an archive is not supported", ref.StringWithinTransport())
+}

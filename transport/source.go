@@ -1,0 +1,67 @@
+package transport
+
+import (
+	"context"
+	"io"
+
+	"github.com/ocitar/ocitar/archive"
+	digest "github.com/opencontainers/go-digest"
+	"go.podman.io/image/v5/types"
+)
+
+// imageSource serves one image of an archive opened in place.
+type imageSource struct {
+	ref   ociTarReference
+	r     *archive.Reader
+	image archive.Image
+}
+
+func newImageSource(ref ociTarReference, sys *types.SystemContext) (*imageSource, error) {
+	var opts archive.Options
+	if sys != nil {
+		opts.TempDir = sys.BigFilesTemporaryDir
+	}
+	r, err := archive.Open(ref.path, opts)
+	if err != nil {
+		return nil, err
+	}
+	img, err := r.Select(ref.selector)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	return &imageSource{ref: ref, r: r, image: img}, nil
+}
+
+func (s *imageSource) Reference() types.ImageReference { return s.ref }
+
+func (s *imageSource) Close() error { return s.r.Close() }
+
+// GetManifest returns the selected image's manifest or index, or the instance
+// instanceDigest names.
+func (s *imageSource) GetManifest(ctx context.Context, instanceDigest *digest.Digest) ([]byte, string, error) {
+	d := s.image.Descriptor.Digest
+	if instanceDigest != nil {
+		d = *instanceDigest
+	}
+	return s.r.Manifest(d)
+}
+
+// GetBlob streams a blob straight from the archive; it fails at EOF unless the
+// content matches its digest.
+func (s *imageSource) GetBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache) (io.ReadCloser, int64, error) {
+	return s.r.OpenBlob(info.Digest)
+}
+
+// HasThreadSafeGetBlob is true: blobs are independent sections of the file.
+func (s *imageSource) HasThreadSafeGetBlob() bool { return true }
+
+// GetSignatures returns none: archives carry no signatures.
+func (s *imageSource) GetSignatures(ctx context.Context, instanceDigest *digest.Digest) ([][]byte, error) {
+	return nil, nil
+}
+
+// LayerInfosForCopy is nil: the manifest lists the blobs as they are served.
+func (s *imageSource) LayerInfosForCopy(ctx context.Context, instanceDigest *digest.Digest) ([]types.BlobInfo, error) {
+	return nil, nil
+}
