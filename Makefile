@@ -4,10 +4,8 @@
 GO       ?= go
 BIN      := $(CURDIR)/bin
 # The tags skopeo uses to build without C libraries a fresh machine lacks (gpgme, btrfs, devicemapper).
-TAGS     := containers_image_openpgp exclude_graphdriver_btrfs exclude_graphdriver_devicemapper
-GOFLAGS  := -tags=$(subst $(eval) ,$(comma),$(TAGS))
-comma    := ,
-export GOFLAGS
+TAGS     := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
+export GOFLAGS := -tags=$(TAGS)
 
 .PHONY: all build test unit deps demo bench testdata lint clean
 

@@ -121,7 +121,7 @@ type tree struct {
 	blobs     map[digest.Digest]int64
 	configs   []digest.Digest
 	types     map[digest.Digest]string // media types of manifests and indexes
-	path      []digest.Digest          // indexes being walked, to find cycles
+	depth     int                      // indexes being walked
 }
 
 // describe walks one top-level descriptor of index.json into an Image.
@@ -155,13 +155,10 @@ func (r *Reader) walk(d ocispec.Descriptor, t *tree, required bool) error {
 }
 
 func (r *Reader) walkIndex(d ocispec.Descriptor, t *tree) error {
-	if len(t.path) >= maxIndexDepth {
+	// Every index is verified before its members are read, so no index can
+	// include itself: that would need a digest of its own content inside it.
+	if t.depth >= maxIndexDepth {
 		return fmt.Errorf("%w: indexes nested deeper than %d", ErrInvalidMetadata, maxIndexDepth)
-	}
-	for _, p := range t.path {
-		if p == d.Digest {
-			return fmt.Errorf("%w: index %s includes itself", ErrInvalidMetadata, d.Digest)
-		}
 	}
 	data, err := r.readBlob(d.Digest, d.Size, maxManifestSize)
 	if err != nil {
@@ -172,8 +169,8 @@ func (r *Reader) walkIndex(d ocispec.Descriptor, t *tree) error {
 		return fmt.Errorf("%w: index %s: %w", ErrInvalidMetadata, d.Digest, err)
 	}
 	t.types[d.Digest] = d.MediaType
-	t.path = append(t.path, d.Digest)
-	defer func() { t.path = t.path[:len(t.path)-1] }()
+	t.depth++
+	defer func() { t.depth-- }()
 	for _, child := range index.Manifests {
 		if err := r.walk(child, t, false); err != nil {
 			return err

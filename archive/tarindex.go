@@ -47,6 +47,7 @@ func indexTar(ra io.ReaderAt, size int64) (*tarIndex, int64, error) {
 	cr := &countingReader{SectionReader: io.NewSectionReader(ra, 0, size)}
 	tr := tar.NewReader(cr)
 	idx := &tarIndex{entries: map[string]*Entry{}}
+	var end int64 // where the last entry's data blocks end
 	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -59,6 +60,7 @@ func indexTar(ra io.ReaderAt, size int64) (*tarIndex, int64, error) {
 		if err != nil {
 			return nil, cr.n, err
 		}
+		end = offset + blocks(physicalSize(hdr))
 		e, err := newEntry(hdr, offset)
 		if err != nil {
 			return nil, cr.n, err
@@ -70,10 +72,31 @@ func indexTar(ra io.ReaderAt, size int64) (*tarIndex, int64, error) {
 			return nil, cr.n, err
 		}
 	}
-	if len(idx.entries) == 0 && cr.n == 0 {
+	if size == 0 {
 		return nil, cr.n, fmt.Errorf("%w: empty file", ErrNotArchive)
 	}
+	// archive/tar takes a clean EOF after any entry for the end of the archive;
+	// only the end-of-archive block tells that nothing was cut off.
+	if pos, _ := cr.Seek(0, io.SeekCurrent); pos < end+blockSize {
+		return nil, cr.n, fmt.Errorf("%w: truncated: no end-of-archive block after byte %d", ErrNotArchive, end)
+	}
 	return idx, cr.n, nil
+}
+
+const blockSize = 512
+
+// blocks rounds n up to whole tar blocks.
+func blocks(n int64) int64 {
+	return (n + blockSize - 1) / blockSize * blockSize
+}
+
+// physicalSize is how many data bytes follow the header in the archive.
+func physicalSize(hdr *tar.Header) int64 {
+	switch hdr.Typeflag {
+	case tar.TypeLink, tar.TypeSymlink, tar.TypeChar, tar.TypeBlock, tar.TypeDir, tar.TypeFifo:
+		return 0
+	}
+	return max(hdr.Size, 0)
 }
 
 // newEntry checks one header; it returns nil for entries that carry nothing to index.

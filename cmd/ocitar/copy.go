@@ -1,9 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -67,14 +66,14 @@ Progress goes to standard error, never to standard output.`,
 	return cmd
 }
 
-func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, src, dest string) error {
-	srcRef, err := alltransports.ParseImageName(src)
+func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, destName string) error {
+	srcRef, err := alltransports.ParseImageName(srcName)
 	if err != nil {
-		return fmt.Errorf("invalid source %q: %w", src, err)
+		return fmt.Errorf("invalid source %q: %w", srcName, err)
 	}
-	destRef, err := alltransports.ParseImageName(dest)
+	destRef, err := alltransports.ParseImageName(destName)
 	if err != nil {
-		return fmt.Errorf("invalid destination %q: %w", dest, err)
+		return fmt.Errorf("invalid destination %q: %w", destName, err)
 	}
 	srcCtx, err := o.src.systemContext(g, cmd.Flags().Changed("src-tls-verify"))
 	if err != nil {
@@ -97,7 +96,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, src, dest str
 	}
 	defer policy.Destroy()
 
-	var report io.Writer = os.Stderr
+	report := cmd.ErrOrStderr()
 	if o.quiet {
 		report = nil
 	}
@@ -107,7 +106,14 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, src, dest str
 	}
 	ctx, cancel := commandContext()
 	defer cancel()
-	_, err = copy.Image(ctx, policy, destRef, srcRef, &copy.Options{
+	// Open the source before the destination is touched, so a bad source leaves nothing behind.
+	src, err := srcRef.NewImageSource(ctx, srcCtx)
+	if err != nil {
+		return err
+	}
+	opened := &openedSource{ImageReference: srcRef, src: src}
+	defer opened.closeUnused()
+	_, err = copy.Image(ctx, policy, destRef, opened, &copy.Options{
 		RemoveSignatures:      o.removeSignatures,
 		ReportWriter:          report,
 		SourceCtx:             srcCtx,
@@ -117,6 +123,28 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, src, dest str
 		PreserveDigests:       o.preserveDigests,
 	})
 	return err
+}
+
+// openedSource is a reference whose image source is already open; copy.Image
+// takes it over, and closes it, on its first NewImageSource.
+type openedSource struct {
+	types.ImageReference
+	src types.ImageSource
+}
+
+func (o *openedSource) NewImageSource(ctx context.Context, sys *types.SystemContext) (types.ImageSource, error) {
+	if src := o.src; src != nil {
+		o.src = nil
+		return src, nil
+	}
+	return o.ImageReference.NewImageSource(ctx, sys)
+}
+
+// closeUnused closes the source if copy.Image failed before taking it.
+func (o *openedSource) closeUnused() {
+	if o.src != nil {
+		o.src.Close()
+	}
 }
 
 func (e endpointOptions) systemContext(g *globalOptions, tlsVerifySet bool) (*types.SystemContext, error) {

@@ -2,12 +2,25 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"strings"
 )
 
 func main() {
-	if err := newRootCommand().Execute(); err != nil {
-		fmt.Fprintf(os.Stderr, "ocitar: %v\n", err)
-		os.Exit(1)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run executes one ocitar command line and returns the exit status. Errors are
+// printed to stderr as a single line.
+func run(args []string, stdout, stderr io.Writer) int {
+	cmd := newRootCommand()
+	cmd.SetArgs(args)
+	cmd.SetOut(stdout)
+	cmd.SetErr(stderr)
+	if err := cmd.Execute(); err != nil {
+		fmt.Fprintf(stderr, "ocitar: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		return 1
 	}
+	return 0
 }

@@ -1,0 +1,319 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// fileEntry is one file of a test archive.
+type fileEntry struct {
+	name, body string
+}
+
+// layoutBuilder assembles small OCI layouts for tests.
+type layoutBuilder struct {
+	files []fileEntry
+}
+
+func (b *layoutBuilder) add(name string, body []byte) {
+	b.files = append(b.files, fileEntry{name, string(body)})
+}
+
+func (b *layoutBuilder) blob(mediaType string, body []byte) ocispec.Descriptor {
+	d := digest.FromBytes(body)
+	b.add("blobs/sha256/"+d.Encoded(), body)
+	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(body))}
+}
+
+func (b *layoutBuilder) jsonBlob(mediaType string, v any) ocispec.Descriptor {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b.blob(mediaType, data)
+}
+
+// image adds a config, one layer and a manifest for arch and returns the manifest descriptor.
+func (b *layoutBuilder) image(arch, layer string) ocispec.Descriptor {
+	l := b.blob(ocispec.MediaTypeImageLayer, []byte(layer))
+	c := b.jsonBlob(ocispec.MediaTypeImageConfig, ocispec.Image{
+		Platform: ocispec.Platform{OS: "linux", Architecture: arch},
+		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{l.Digest}},
+	})
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: c, Layers: []ocispec.Descriptor{l}}
+	m.SchemaVersion = 2
+	return b.jsonBlob(ocispec.MediaTypeImageManifest, m)
+}
+
+func (b *layoutBuilder) index(manifests ...ocispec.Descriptor) {
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: manifests}
+	idx.SchemaVersion = 2
+	data, _ := json.Marshal(idx)
+	b.add(ociLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`))
+	b.add(indexFile, data)
+}
+
+func named(d ocispec.Descriptor, name string) ocispec.Descriptor {
+	d.Annotations = map[string]string{ocispec.AnnotationRefName: name}
+	return d
+}
+
+func (b *layoutBuilder) tar(t *testing.T) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, f := range b.files {
+		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(tw, f.body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// writeFile stores data as a file of a fresh temporary directory.
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// twoImages is a layout with two named single-platform images.
+func twoImages() *layoutBuilder {
+	b := &layoutBuilder{}
+	b.index(named(b.image("amd64", "layer-a"), "example.com/a:1"), named(b.image("arm64", "layer-b"), "b"))
+	return b
+}
+
+func TestOpenRejectsBadArchives(t *testing.T) {
+	good := twoImages().tar(&testing.T{})
+	tests := []struct {
+		name  string
+		build func(t *testing.T) []byte
+		want  error
+		text  string
+	}{
+		{"not a tar", func(*testing.T) []byte { return bytes.Repeat([]byte("not a tar "), 200) }, ErrNotArchive, "not a readable tar"},
+		{"empty file", func(*testing.T) []byte { return nil }, ErrNotArchive, "empty"},
+		{"truncated in a header", func(*testing.T) []byte { return good[:len(good)/2+100] }, ErrNotArchive, "truncated"},
+		{"truncated in data", func(*testing.T) []byte { return good[:1000] }, ErrNotArchive, "truncated"},
+		{"truncated at a block", func(*testing.T) []byte { return good[:1024] }, ErrNotArchive, "truncated"},
+		{"no layout", func(t *testing.T) []byte {
+			return (&layoutBuilder{files: []fileEntry{{"hello.txt", "hi"}}}).tar(t)
+		}, ErrNoLayout, "index.json"},
+		{"index.json not JSON", func(t *testing.T) []byte {
+			return (&layoutBuilder{files: []fileEntry{{indexFile, "{nope"}}}).tar(t)
+		}, ErrInvalidMetadata, "index.json"},
+		{"manifest.json not JSON", func(t *testing.T) []byte {
+			return (&layoutBuilder{files: []fileEntry{{dockerManifestFile, "[{"}}}).tar(t)
+		}, ErrInvalidMetadata, "manifest.json"},
+		{"unknown layout version", func(t *testing.T) []byte {
+			b := twoImages()
+			b.files[len(b.files)-2].body = `{"imageLayoutVersion":"9.9.9"}`
+			return b.tar(t)
+		}, ErrInvalidMetadata, "9.9.9"},
+		{"index.json names a missing blob", func(t *testing.T) []byte {
+			b := &layoutBuilder{}
+			b.index(ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("gone"), Size: 4})
+			return b.tar(t)
+		}, ErrMissingBlob, digest.FromString("gone").String()},
+		{"manifest size differs from its descriptor", func(t *testing.T) []byte {
+			b := &layoutBuilder{}
+			d := b.image("amd64", "l")
+			d.Size++
+			b.index(d)
+			return b.tar(t)
+		}, ErrSizeMismatch, "declared"},
+		{"manifest content differs from its digest", func(t *testing.T) []byte {
+			b := &layoutBuilder{}
+			d := b.image("amd64", "l")
+			m := &b.files[len(b.files)-1]
+			m.body = strings.Replace(m.body, `"schemaVersion":2`, `"schemaVersion":3`, 1)
+			b.index(d)
+			return b.tar(t)
+		}, ErrDigestMismatch, "content is"},
+		{"indexes nested too deep", func(t *testing.T) []byte {
+			b := &layoutBuilder{}
+			d := b.image("amd64", "l")
+			for range maxIndexDepth + 1 {
+				idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{d}}
+				idx.SchemaVersion = 2
+				d = b.jsonBlob(ocispec.MediaTypeImageIndex, idx)
+			}
+			b.index(d)
+			return b.tar(t)
+		}, ErrInvalidMetadata, "nested deeper"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := writeFile(t, "bad.tar", tt.build(t))
+			r, err := Open(path, Options{})
+			if err == nil {
+				r.Close()
+				t.Fatal("Open succeeded")
+			}
+			if !errors.Is(err, tt.want) {
+				t.Errorf("error %q is not %q", err, tt.want)
+			}
+			for _, s := range []string{path, tt.text} {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q does not mention %q", err, s)
+				}
+			}
+		})
+	}
+}
+
+func TestReaderSelect(t *testing.T) {
+	path := writeFile(t, "two.tar", twoImages().tar(t))
+	r, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	images := r.Images()
+	tests := []struct {
+		selector string
+		want     int   // position of the image picked
+		err      error // or the error kind
+	}{
+		{"example.com/a:1", 0, nil},
+		{"b", 1, nil},
+		{"@1", 1, nil},
+		{"@" + images[0].Descriptor.Digest.String(), 0, nil},
+		{"", 0, ErrAmbiguous},
+		{"c", 0, ErrNoMatch},
+		{"@2", 0, ErrNoMatch},
+		{"@" + digest.FromString("x").String(), 0, ErrNoMatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.selector, func(t *testing.T) {
+			sel, err := ParseSelector(tt.selector)
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := r.Select(sel)
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("got %v, want %v", err, tt.err)
+				}
+				for _, s := range []string{path, "@0", "example.com/a:1", "@1"} {
+					if !strings.Contains(err.Error(), s) {
+						t.Errorf("error %q does not list %q", err, s)
+					}
+				}
+				return
+			}
+			if err != nil || img.Position != tt.want {
+				t.Fatalf("got image %v, %v; want @%d", img, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestOpenBlobVerifies(t *testing.T) {
+	b := &layoutBuilder{}
+	good := b.image("amd64", "the layer")
+	b.index(good)
+	layer := digest.FromString("the layer")
+	b.files = append(b.files, fileEntry{"blobs/sha256/" + layer.Encoded(), "the LAYER"}) // a later duplicate wins
+	r, err := Open(writeFile(t, "x.tar", b.tar(t)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	rc, _, err := r.OpenBlob(layer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if _, err := io.ReadAll(rc); !errors.Is(err, ErrDigestMismatch) {
+		t.Errorf("reading a corrupted blob: %v, want %v", err, ErrDigestMismatch)
+	}
+	if _, _, err := r.OpenBlob(digest.FromString("absent")); !errors.Is(err, ErrMissingBlob) {
+		t.Errorf("opening an absent blob: %v, want %v", err, ErrMissingBlob)
+	}
+}
+
+func TestImagesOfLayouts(t *testing.T) {
+	tests := []struct {
+		name      string
+		build     func(b *layoutBuilder)
+		platforms []string // of image @0
+		names     []string
+	}{
+		{"multi-platform index", func(b *layoutBuilder) {
+			b.index(named(b.jsonBlob(ocispec.MediaTypeImageIndex, indexOf(b.image("amd64", "a"), b.image("arm64", "b"))), "multi"))
+		}, []string{"linux/amd64", "linux/arm64"}, []string{"multi"}},
+		{"nested index", func(b *layoutBuilder) {
+			inner := b.jsonBlob(ocispec.MediaTypeImageIndex, indexOf(b.image("arm64", "b")))
+			b.index(b.jsonBlob(ocispec.MediaTypeImageIndex, indexOf(b.image("amd64", "a"), inner)))
+		}, []string{"linux/amd64", "linux/arm64"}, nil},
+		{"index member not exported", func(b *layoutBuilder) {
+			absent := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("arm64"), Size: 6}
+			b.index(b.jsonBlob(ocispec.MediaTypeImageIndex, indexOf(b.image("amd64", "a"), absent)))
+		}, []string{"linux/amd64"}, nil},
+		{"artifact", func(b *layoutBuilder) {
+			b.index(named(b.blob("application/vnd.example.sbom+json", []byte(`{}`)), "sbom"))
+		}, nil, []string{"sbom"}},
+		{"containerd name and docker 25 RepoTags", func(b *layoutBuilder) {
+			m := b.image("amd64", "a")
+			m.Annotations = map[string]string{ocispec.AnnotationRefName: "1", AnnotationContainerdImageName: "example.com/x:1"}
+			b.index(m)
+			config := digest.FromBytes([]byte(b.files[1].body))
+			b.add(dockerManifestFile, []byte(`[{"Config":"blobs/sha256/`+config.Encoded()+`","RepoTags":["example.com/x:1","x:2"],"Layers":[]}]`))
+		}, []string{"linux/amd64"}, []string{"1", "example.com/x:1", "x:2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &layoutBuilder{}
+			tt.build(b)
+			r, err := Open(writeFile(t, "x.tar", b.tar(t)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			images := r.Images()
+			if len(images) != 1 {
+				t.Fatalf("%d images, want 1", len(images))
+			}
+			var platforms []string
+			for _, p := range images[0].Platforms {
+				platforms = append(platforms, PlatformString(p))
+			}
+			if strings.Join(platforms, " ") != strings.Join(tt.platforms, " ") {
+				t.Errorf("platforms %v, want %v", platforms, tt.platforms)
+			}
+			if strings.Join(images[0].Names, " ") != strings.Join(tt.names, " ") {
+				t.Errorf("names %v, want %v", images[0].Names, tt.names)
+			}
+			if images[0].Size < images[0].Descriptor.Size {
+				t.Errorf("size %d, less than the manifest alone", images[0].Size)
+			}
+		})
+	}
+}
+
+func indexOf(manifests ...ocispec.Descriptor) ocispec.Index {
+	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: manifests}
+	idx.SchemaVersion = 2
+	return idx
+}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// TestCopyPeerArchives copies every archive other tools made through oci-tar:
+// and through containers/image's own transport for it, and compares the results.
+func TestCopyPeerArchives(t *testing.T) {
+	platform := []string{"--override-os", "linux", "--override-arch", "amd64"}
+	tests := []struct {
+		file, selector, peer string
+		config               digest.Digest
+	}{
+		{"a-docker-2layer.skopeo.tar", "", "docker-archive:", "sha256:a79b09e671256f55a7250cefefa3b07630607b21346bc8ae7b3cb6e7f2e6fce9"},
+		{"a-docker-2layer.crane-tarball.tar", "", "docker-archive:", "sha256:a79b09e671256f55a7250cefefa3b07630607b21346bc8ae7b3cb6e7f2e6fce9"},
+		{"a-docker-2layer.docker20.tar", "", "docker-archive:", "sha256:a79b09e671256f55a7250cefefa3b07630607b21346bc8ae7b3cb6e7f2e6fce9"},
+		{"b-oci-one.skopeo.tar", "", "oci-archive:", "sha256:2e4e1b16d4956d2c846dc02efca1088c689abdb6feb50e84b4814132ae96a838"},
+		{"c-oci-multi.skopeo.tar", ":latest", "oci-archive:", "sha256:2e4e1b16d4956d2c846dc02efca1088c689abdb6feb50e84b4814132ae96a838"},
+		{"h-hello-world-docker25.ggcr-fixture.tar", "", "docker-archive:", "sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			file := peers + tt.file
+			ours, theirs := filepath.Join(t.TempDir(), "ours"), filepath.Join(t.TempDir(), "theirs")
+			mustOcitar(t, append(platform, "copy", "-q", "oci-tar:"+file+tt.selector, "dir:"+ours)...)
+			mustOcitar(t, append(platform, "copy", "-q", tt.peer+file+tt.selector, "dir:"+theirs)...)
+			got, want := readDirImage(t, ours), readDirImage(t, theirs)
+			if got.config != tt.config || want.config != tt.config {
+				t.Errorf("config digest: oci-tar %s, %s %s, want %s", got.config, tt.peer, want.config, tt.config)
+			}
+			if !slices.Equal(got.diffIDs, want.diffIDs) || len(got.diffIDs) == 0 {
+				t.Errorf("DiffIDs: oci-tar %v, %s %v", got.diffIDs, tt.peer, want.diffIDs)
+			}
+		})
+	}
+}
+
+// TestLsPeerArchives lists every archive other tools made.
+func TestLsPeerArchives(t *testing.T) {
+	tests := []struct {
+		file      string
+		want      []string // substrings of the one image line
+		platforms int
+	}{
+		{"a-docker-2layer.skopeo.tar", []string{"@0", "example.com/test/two-layer:latest", "linux/amd64"}, 1},
+		{"a-docker-2layer.crane-tarball.tar", []string{"@0", "127.0.0.1:5001/test/two-layer:latest", "linux/amd64"}, 1},
+		{"a-docker-2layer.docker20.tar", []string{"@0", "example.com/test/two-layer:latest", "linux/amd64"}, 1},
+		{"b-oci-one.skopeo.tar", []string{"@0", "latest", "sha256:a5d220459da17a3618fd33339f759861f8fc9d8635afbd5f979df800f94d810b", "linux/amd64"}, 1},
+		{"c-oci-multi.skopeo.tar", []string{"@0", "latest", "sha256:dd6056b9671fa9fd0cbdbac28bc65098f194219160e823b95ee1408b7b5365f3", "linux/amd64,linux/arm64/v8"}, 2},
+		{"h-hello-world-docker25.ggcr-fixture.tar", []string{"@0", "linux/arm64"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			lines := strings.Split(strings.TrimSpace(mustOcitar(t, "ls", peers+tt.file)), "\n")
+			if len(lines) != 2 {
+				t.Fatalf("want a header and one image, got %q", lines)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(lines[1], w) {
+					t.Errorf("line %q lacks %q", lines[1], w)
+				}
+			}
+			var images []lsImage
+			readJSONString(t, mustOcitar(t, "ls", "--json", peers+tt.file), &images)
+			if len(images) != 1 || len(images[0].Platforms) != tt.platforms || images[0].Size <= 0 {
+				t.Errorf("ls --json: %+v", images)
+			}
+		})
+	}
+}
+
+// TestCopyFromStdin reads an archive, plain and gzip-compressed, from standard input.
+func TestCopyFromStdin(t *testing.T) {
+	for _, file := range []string{peers + "b-oci-one.skopeo.tar", "../../testdata/sample.docker.tar"} {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			f, err := os.Open(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			pr, pw, err := os.Pipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			go func() {
+				defer pw.Close()
+				_, _ = pw.ReadFrom(f)
+			}()
+			stdin := os.Stdin
+			os.Stdin = pr
+			defer func() { os.Stdin = stdin; pr.Close() }()
+			out := filepath.Join(t.TempDir(), "out")
+			mustOcitar(t, "copy", "-q", "oci-tar:-", "dir:"+out)
+			if readDirImage(t, out).config == "" {
+				t.Error("no config copied")
+			}
+		})
+	}
+}
