@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"compress/gzip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,31 +78,60 @@ func TestLsPeerArchives(t *testing.T) {
 	}
 }
 
-// TestCopyFromStdin reads an archive, plain and gzip-compressed, from standard input.
+// TestCopyFromStdin reads an archive, plain and gzip-compressed, from a pipe.
 func TestCopyFromStdin(t *testing.T) {
-	for _, file := range []string{peers + "b-oci-one.skopeo.tar", "../../testdata/sample.docker.tar"} {
-		t.Run(filepath.Base(file), func(t *testing.T) {
-			f, err := os.Open(file)
+	tests := []struct {
+		file string
+		gzip bool
+	}{
+		{peers + "b-oci-one.skopeo.tar", false},
+		{"../../testdata/sample.docker.tar", false},
+		{"../../testdata/sample-multi.oci.tar", true},
+	}
+	for _, tt := range tests {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
+			data, err := os.ReadFile(tt.file)
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer f.Close()
+			if tt.gzip {
+				var buf bytes.Buffer
+				zw := gzip.NewWriter(&buf)
+				zw.Write(data)
+				zw.Close()
+				data = buf.Bytes()
+			}
 			pr, pw, err := os.Pipe()
 			if err != nil {
 				t.Fatal(err)
 			}
 			go func() {
 				defer pw.Close()
-				_, _ = pw.ReadFrom(f)
+				pw.Write(data)
 			}()
 			stdin := os.Stdin
 			os.Stdin = pr
 			defer func() { os.Stdin = stdin; pr.Close() }()
+			tmp := t.TempDir()
 			out := filepath.Join(t.TempDir(), "out")
-			mustOcitar(t, "copy", "-q", "oci-tar:-", "dir:"+out)
+			mustOcitar(t, "--tmpdir", tmp, "--override-arch", "amd64", "copy", "-q", "oci-tar:-", "dir:"+out)
 			if readDirImage(t, out).config == "" {
 				t.Error("no config copied")
 			}
+			if left, _ := os.ReadDir(tmp); len(left) != 0 {
+				t.Errorf("spool files left in --tmpdir: %v", left)
+			}
 		})
+	}
+}
+
+func TestCopyToOciTarRefused(t *testing.T) {
+	dest := filepath.Join(t.TempDir(), "out.tar")
+	status, _, stderr := ocitar(t, "copy", "-q", "oci-tar:"+peers+"b-oci-one.skopeo.tar", "oci-tar:"+dest)
+	if status != 1 || !strings.Contains(stderr, "not supported yet") {
+		t.Errorf("exit %d: %s", status, stderr)
+	}
+	if _, err := os.Stat(dest); !os.IsNotExist(err) {
+		t.Errorf("destination written: %v", err)
 	}
 }

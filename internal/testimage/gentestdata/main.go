@@ -1,14 +1,21 @@
-// Command gentestdata writes the generated image tars under testdata/:
+// Command gentestdata writes generated image tars:
 //
 //	go run ./internal/testimage/gentestdata DIR
 //
-// writes DIR/sample.docker.tar and DIR/sample-multi.oci.tar (see testimage.Testdata).
+// writes DIR/sample.docker.tar and DIR/sample-multi.oci.tar (see testimage.Testdata);
+//
+//	go run ./internal/testimage/gentestdata -large MiB DIR
+//
+// writes DIR/large.docker.tar and DIR/large.oci.tar, one image of about MiB of
+// incompressible data in 8 layers, for benchmarks.
 // Each file is written to a temporary file in DIR and renamed into place.
 package main
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -16,18 +23,33 @@ import (
 )
 
 func main() {
-	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: gentestdata DIR")
+	large := flag.Int("large", 0, "write large.docker.tar and large.oci.tar of about `MiB` of layer data instead")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: gentestdata [-large MiB] DIR")
 		os.Exit(2)
 	}
-	if err := run(os.Args[1]); err != nil {
+	files := testimage.Testdata
+	if *large > 0 {
+		files = largeFiles(*large)
+	}
+	if err := run(files, flag.Arg(0)); err != nil {
 		fmt.Fprintln(os.Stderr, "gentestdata:", err)
 		os.Exit(1)
 	}
 }
 
-func run(dir string) error {
-	for _, f := range testimage.Testdata {
+// largeFiles is one image of 8 layers of mib/8 MiB each, as docker-save and as OCI layout.
+func largeFiles(mib int) []testimage.TestdataFile {
+	img := testimage.Large("example.com/ocitar/large:1", 8, mib<<20/8)
+	return []testimage.TestdataFile{
+		{Name: "large.docker.tar", Write: func(w io.Writer) error { return testimage.WriteDockerSave(w, img) }},
+		{Name: "large.oci.tar", Write: func(w io.Writer) error { return testimage.WriteOCILayout(w, testimage.OCIOptions{}, img) }},
+	}
+}
+
+func run(files []testimage.TestdataFile, dir string) error {
+	for _, f := range files {
 		var buf bytes.Buffer
 		if err := f.Write(&buf); err != nil {
 			return fmt.Errorf("%s: %w", f.Name, err)
