@@ -7,7 +7,7 @@ BIN      := $(CURDIR)/bin
 TAGS     := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
 export GOFLAGS := -tags=$(TAGS)
 
-.PHONY: all build test unit deps demo bench testdata lint clean
+.PHONY: all build test unit deps demo bench testdata clean
 
 all: build
 

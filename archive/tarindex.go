@@ -24,7 +24,7 @@ type Entry struct {
 // tarIndex maps every entry name of a tar to its location.
 type tarIndex struct {
 	entries map[string]*Entry
-	order   []string // names in archive order, the last occurrence of each
+	order   []string // names in the order they first appear
 }
 
 // countingReader is an io.ReadSeeker over an io.ReaderAt that counts the bytes it reads.
@@ -101,6 +101,9 @@ func physicalSize(hdr *tar.Header) int64 {
 
 // newEntry checks one header; it returns nil for entries that carry nothing to index.
 func newEntry(hdr *tar.Header, offset int64) (*Entry, error) {
+	if hdr.Typeflag == tar.TypeXGlobalHeader {
+		return nil, nil // PAX records for what follows; GNU tar names it /tmp/GlobalHead.N
+	}
 	name, err := cleanName(hdr.Name)
 	if err != nil {
 		return nil, err
