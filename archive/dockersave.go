@@ -6,6 +6,7 @@ import (
 	"io"
 	"path"
 	"slices"
+	"strings"
 
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -70,8 +71,9 @@ func (r *Reader) loadDockerSaveItem(it dockerSaveItem) error {
 	configDigest := digest.FromBytes(configData)
 	named := false
 	for j := range r.images {
-		if slices.Contains(r.images[j].configs, configDigest) {
+		if r.images[j].holds(configDigest, it.Layers) {
 			r.images[j].Names = appendNames(r.images[j].Names, it.RepoTags...)
+			r.images[j].repoTags = appendNames(r.images[j].repoTags, it.RepoTags...)
 			named = true
 		}
 	}
@@ -87,7 +89,6 @@ func (r *Reader) loadDockerSaveItem(it dockerSaveItem) error {
 		MediaType:     mediaTypeDockerManifest,
 		Config:        ocispec.Descriptor{MediaType: mediaTypeDockerConfig, Digest: configDigest, Size: int64(len(configData))},
 	}
-	size := int64(len(configData))
 	for j, layer := range it.Layers {
 		diffID := config.RootFS.DiffIDs[j]
 		src, err := r.legacyLayer(path.Clean(layer), diffID)
@@ -96,23 +97,24 @@ func (r *Reader) loadDockerSaveItem(it dockerSaveItem) error {
 		}
 		r.blobs[diffID] = src
 		m.Layers = append(m.Layers, ocispec.Descriptor{MediaType: mediaTypeDockerLayer, Digest: diffID, Size: src.size})
-		size += src.size
 	}
 	data, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	d := digest.FromBytes(data)
-	r.synthetic[d] = data
-	r.types[d] = mediaTypeDockerManifest
-	r.images = append(r.images, Image{
-		Position:   len(r.images),
-		Names:      appendNames(nil, it.RepoTags...),
-		Descriptor: ocispec.Descriptor{MediaType: mediaTypeDockerManifest, Digest: d, Size: int64(len(data))},
-		Platforms:  []ocispec.Platform{config.Platform},
-		Size:       size + int64(len(data)),
-		configs:    []digest.Digest{configDigest},
-	})
+	d := ocispec.Descriptor{MediaType: mediaTypeDockerManifest, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	r.synthetic[d.Digest] = data
+	r.types[d.Digest] = mediaTypeDockerManifest
+	t := &tree{seen: map[digest.Digest]bool{}}
+	for _, l := range m.Layers {
+		t.add(l)
+	}
+	t.add(m.Config)
+	t.add(d)
+	img := newImage(len(r.images), d, []ocispec.Platform{config.Platform}, nil, t.blobs)
+	img.Names = appendNames(nil, it.RepoTags...)
+	img.repoTags = img.Names
+	r.images = append(r.images, img)
 	return nil
 }
 
@@ -156,6 +158,23 @@ func (r *Reader) legacyLayer(name string, diffID digest.Digest) (blobSource, err
 		return blobSource{}, err
 	}
 	return src, nil
+}
+
+// holds reports whether the image has a manifest with config and the layers
+// at layerPaths. Layers stored outside blobs/ are not compared.
+func (img Image) holds(config digest.Digest, layerPaths []string) bool {
+	var layers []digest.Digest
+	for _, p := range layerPaths {
+		parts := strings.Split(path.Clean(p), "/")
+		if len(parts) != 3 || parts[0] != blobsDir {
+			layers = nil
+			break
+		}
+		layers = append(layers, digest.NewDigestFromEncoded(digest.Algorithm(parts[1]), parts[2]))
+	}
+	return slices.ContainsFunc(img.contents, func(c content) bool {
+		return c.config == config && (layers == nil || slices.Equal(c.layers, layers))
+	})
 }
 
 // appendNames adds the non-empty names not yet in names.

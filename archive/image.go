@@ -18,7 +18,23 @@ type Image struct {
 	Platforms  []ocispec.Platform // of every manifest present in the archive
 	Size       int64              // bytes of the manifests, configs and layers it references, each once
 
-	configs []digest.Digest
+	contents []content
+	blobs    []ocispec.Descriptor // what it references, each once, members before what lists them
+	repoTags []string             // the names docker's manifest.json gives it
+}
+
+// content is what one manifest of an image holds: a config and layers.
+type content struct {
+	config digest.Digest
+	layers []digest.Digest
+}
+
+func newImage(position int, d ocispec.Descriptor, platforms []ocispec.Platform, contents []content, blobs []ocispec.Descriptor) Image {
+	img := Image{Position: position, Descriptor: d, Platforms: platforms, contents: contents, blobs: blobs}
+	for _, b := range blobs {
+		img.Size += b.Size
+	}
+	return img
 }
 
 // String names the image for people: position, digest and names.

@@ -118,23 +118,28 @@ func (r *Reader) checkLayoutVersion() error {
 // tree collects what one top-level descriptor reaches.
 type tree struct {
 	platforms []ocispec.Platform
-	blobs     map[digest.Digest]int64
-	configs   []digest.Digest
+	blobs     []ocispec.Descriptor // every blob reached, each once, members before what lists them
+	seen      map[digest.Digest]bool
+	contents  []content
 	types     map[digest.Digest]string // media types of manifests and indexes
 	depth     int                      // indexes being walked
 }
 
 // describe walks one top-level descriptor of index.json into an Image.
 func (r *Reader) describe(d ocispec.Descriptor, position int) (Image, error) {
-	t := &tree{blobs: map[digest.Digest]int64{}, types: r.types}
+	t := &tree{seen: map[digest.Digest]bool{}, types: r.types}
 	if err := r.walk(d, t, true); err != nil {
 		return Image{}, err
 	}
-	img := Image{Position: position, Descriptor: d, Platforms: t.platforms, configs: t.configs}
-	for _, s := range t.blobs {
-		img.Size += s
+	return newImage(position, d, t.platforms, t.contents, t.blobs), nil
+}
+
+// add records a blob the first time it is reached.
+func (t *tree) add(d ocispec.Descriptor) {
+	if !t.seen[d.Digest] {
+		t.seen[d.Digest] = true
+		t.blobs = append(t.blobs, d)
 	}
-	return img, nil
 }
 
 func (r *Reader) walk(d ocispec.Descriptor, t *tree, required bool) error {
@@ -144,14 +149,15 @@ func (r *Reader) walk(d ocispec.Descriptor, t *tree, required bool) error {
 		}
 		return nil // an index member that was not exported, as docker save writes for other platforms
 	}
-	t.blobs[d.Digest] = d.Size
+	var err error
 	switch d.MediaType {
 	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
-		return r.walkIndex(d, t)
+		err = r.walkIndex(d, t)
 	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
-		return r.walkManifest(d, t)
-	}
-	return nil // an artifact or a type this reader does not know: listed, not followed
+		err = r.walkManifest(d, t)
+	} // anything else is an artifact or a type this reader does not know: listed, not followed
+	t.add(d)
+	return err
 }
 
 func (r *Reader) walkIndex(d ocispec.Descriptor, t *tree) error {
@@ -189,11 +195,13 @@ func (r *Reader) walkManifest(d ocispec.Descriptor, t *tree) error {
 		return fmt.Errorf("%w: manifest %s: %w", ErrInvalidMetadata, d.Digest, err)
 	}
 	t.types[d.Digest] = d.MediaType
-	t.blobs[m.Config.Digest] = m.Config.Size
-	t.configs = append(t.configs, m.Config.Digest)
+	c := content{config: m.Config.Digest}
 	for _, l := range m.Layers {
-		t.blobs[l.Digest] = l.Size
+		t.add(l)
+		c.layers = append(c.layers, l.Digest)
 	}
+	t.add(m.Config)
+	t.contents = append(t.contents, c)
 	p, err := r.platformOf(d, m.Config)
 	if err != nil {
 		return fmt.Errorf("manifest %s: %w", d.Digest, err)

@@ -2,11 +2,13 @@ package archive
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Selector picks an image of an archive: by name, by position (@N) or by
@@ -132,4 +134,36 @@ func normalizeReference(ref string) (string, bool) {
 		return "", false
 	}
 	return domain + "/" + rest + suffix, true
+}
+
+// refNamePattern is the grammar of org.opencontainers.image.ref.name in the OCI image-spec.
+var refNamePattern = regexp.MustCompile(`^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$`)
+
+// ValidateRefName checks that name may be stored as org.opencontainers.image.ref.name.
+func ValidateRefName(name string) error {
+	if !refNamePattern.MatchString(name) {
+		return fmt.Errorf("%w: %q is not a valid image name (org.opencontainers.image.ref.name)", ErrBadSelector, name)
+	}
+	return nil
+}
+
+// NameAnnotations name an image in index.json: org.opencontainers.image.ref.name
+// as given, and, when name is a docker reference rather than a bare tag,
+// io.containerd.image.name, the reference in full.
+func NameAnnotations(name string) map[string]string {
+	a := map[string]string{ocispec.AnnotationRefName: name}
+	if full, ok := normalizeReference(name); ok && !isBareTag(name) {
+		a[AnnotationContainerdImageName] = full
+	}
+	return a
+}
+
+// RepoTag is name as docker's manifest.json lists it, when name is a docker
+// reference with a tag (latest when it has none) and no digest.
+func RepoTag(name string) (string, bool) {
+	full, ok := normalizeReference(name)
+	if !ok || isBareTag(name) || strings.Contains(full, "@") {
+		return "", false
+	}
+	return full, true
 }

@@ -10,19 +10,30 @@ import (
 	"go.podman.io/image/v5/directory/explicitfilepath"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/image"
+	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/types"
 )
 
 // stdinPath is the PATH that stands for standard input.
 const stdinPath = "-"
 
-// ErrWriteUnsupported is returned for oci-tar: destinations until writing lands.
-var ErrWriteUnsupported = errors.New("writing oci-tar archives is not supported yet; use oci-archive: or docker-archive: as the destination")
-
 type ociTarReference struct {
 	path         string
 	resolvedPath string // absolute, links resolved; the policy identity
 	selector     archive.Selector
+	format       archive.Format // what a destination writes
+	writer       *ArchiveWriter // when set, the archive a destination adds to
+}
+
+// WithFormat returns ref, an oci-tar: reference, writing format as a destination.
+// References parsed from strings write archive.FormatHybrid.
+func WithFormat(ref types.ImageReference, format archive.Format) (types.ImageReference, error) {
+	r, ok := ref.(ociTarReference)
+	if !ok {
+		return nil, fmt.Errorf("%s is not an oci-tar: reference", transports.ImageName(ref))
+	}
+	r.format = format
+	return r, nil
 }
 
 // ParseReference parses PATH[:SELECTOR]. The path ends at the first colon.
@@ -114,7 +125,7 @@ func (ref ociTarReference) NewImageSource(ctx context.Context, sys *types.System
 }
 
 func (ref ociTarReference) NewImageDestination(ctx context.Context, sys *types.SystemContext) (types.ImageDestination, error) {
-	return nil, fmt.Errorf("oci-tar:%s: %w", ref.StringWithinTransport(), ErrWriteUnsupported)
+	return newImageDestination(ref, sys)
 }
 
 func (ref ociTarReference) DeleteImage(ctx context.Context, sys *types.SystemContext) error {

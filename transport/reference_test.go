@@ -1,9 +1,6 @@
 package transport
 
 import (
-	"context"
-	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -102,20 +99,6 @@ func TestReferencePolicyScopes(t *testing.T) {
 		if Transport.ValidatePolicyConfigurationScope(bad) == nil {
 			t.Errorf("scope %q accepted", bad)
 		}
-	}
-}
-
-func TestNewImageDestinationRefused(t *testing.T) {
-	out := filepath.Join(t.TempDir(), "out.tar")
-	ref, err := NewReference(out, "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ref.NewImageDestination(context.Background(), nil); !errors.Is(err, ErrWriteUnsupported) {
-		t.Errorf("got %v, want %v", err, ErrWriteUnsupported)
-	}
-	if _, err := os.Stat(out); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("destination written: %v", err)
 	}
 }
 

@@ -17,11 +17,7 @@ type imageSource struct {
 }
 
 func newImageSource(ref ociTarReference, sys *types.SystemContext) (*imageSource, error) {
-	var opts archive.Options
-	if sys != nil {
-		opts.TempDir = sys.BigFilesTemporaryDir
-	}
-	r, err := archive.Open(ref.path, opts)
+	r, err := archive.Open(ref.path, readerOptions(sys))
 	if err != nil {
 		return nil, err
 	}
@@ -31,6 +27,23 @@ func newImageSource(ref ociTarReference, sys *types.SystemContext) (*imageSource
 		return nil, err
 	}
 	return &imageSource{ref: ref, r: r, image: img}, nil
+}
+
+// ImageNames are the names an oci-tar: source's image has in its archive
+// (ref.name, io.containerd.image.name, RepoTags); nil for other sources.
+func ImageNames(src types.ImageSource) []string {
+	if s, ok := src.(*imageSource); ok {
+		return s.image.Names
+	}
+	return nil
+}
+
+func readerOptions(sys *types.SystemContext) archive.Options {
+	var opts archive.Options
+	if sys != nil {
+		opts.TempDir = sys.BigFilesTemporaryDir
+	}
+	return opts
 }
 
 func (s *imageSource) Reference() types.ImageReference { return s.ref }

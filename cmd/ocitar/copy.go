@@ -3,13 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/transport"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/compression"
+	"go.podman.io/image/v5/signature"
 	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 )
@@ -53,7 +57,7 @@ Progress goes to standard error, never to standard output.`,
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.all, "all", "a", false, "copy every image of a multi-platform index, not only the one for this platform")
-	f.StringVarP(&o.format, "format", "f", "", "manifest `TYPE` of the destination: oci, v2s2 or v2s1 (default: keep the source's where possible)")
+	f.StringVarP(&o.format, "format", "f", "", "manifest `TYPE` of the destination: oci, v2s2 or v2s1 (default: keep the source's where possible); oci also leaves docker's manifest.json out of an oci-tar: archive")
 	f.BoolVar(&o.removeSignatures, "remove-signatures", false, "do not copy signatures")
 	f.BoolVar(&o.preserveDigests, "preserve-digests", false, "fail rather than change any digest of the image")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
@@ -75,18 +79,12 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 	if err != nil {
 		return fmt.Errorf("invalid destination %q: %w", destName, err)
 	}
-	srcCtx, err := o.src.systemContext(g, cmd.Flags().Changed("src-tls-verify"))
-	if err != nil {
-		return err
+	if destRef.Transport() == transport.Transport && o.format == "oci" {
+		if destRef, err = transport.WithFormat(destRef, archive.FormatOCI); err != nil {
+			return err
+		}
 	}
-	destCtx, err := o.dest.systemContext(g, cmd.Flags().Changed("dest-tls-verify"))
-	if err != nil {
-		return err
-	}
-	if err := o.setCompression(destCtx); err != nil {
-		return err
-	}
-	mimeType, err := manifestType(o.format)
+	opts, err := o.copyOptions(cmd, g)
 	if err != nil {
 		return err
 	}
@@ -95,34 +93,69 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 		return err
 	}
 	defer policy.Destroy()
-
-	report := cmd.ErrOrStderr()
-	if o.quiet {
-		report = nil
-	}
-	selection := copy.CopySystemImage
-	if o.all {
-		selection = copy.CopyAllImages
-	}
 	ctx, cancel := commandContext()
 	defer cancel()
-	// Open the source before the destination is touched, so a bad source leaves nothing behind.
-	src, err := srcRef.NewImageSource(ctx, srcCtx)
+	return copyImage(ctx, policy, srcRef, func(types.ImageSource) (types.ImageReference, error) { return destRef, nil }, opts)
+}
+
+func (o *copyOptions) copyOptions(cmd *cobra.Command, g *globalOptions) (*copy.Options, error) {
+	srcCtx, err := o.src.systemContext(g, cmd.Flags().Changed("src-tls-verify"))
+	if err != nil {
+		return nil, err
+	}
+	destCtx, err := o.dest.systemContext(g, cmd.Flags().Changed("dest-tls-verify"))
+	if err != nil {
+		return nil, err
+	}
+	if err := o.setCompression(destCtx); err != nil {
+		return nil, err
+	}
+	mimeType, err := manifestType(o.format)
+	if err != nil {
+		return nil, err
+	}
+	return &copy.Options{
+		RemoveSignatures:      o.removeSignatures,
+		ReportWriter:          progress(cmd, o.quiet),
+		SourceCtx:             srcCtx,
+		DestinationCtx:        destCtx,
+		ForceManifestMIMEType: mimeType,
+		ImageListSelection:    listSelection(o.all),
+		PreserveDigests:       o.preserveDigests,
+	}, nil
+}
+
+// copyImage copies one image to the destination dest names for its source.
+// The source is opened before the destination is touched, so that a bad
+// source leaves nothing behind.
+func copyImage(ctx context.Context, policy *signature.PolicyContext, srcRef types.ImageReference, dest func(types.ImageSource) (types.ImageReference, error), opts *copy.Options) error {
+	src, err := srcRef.NewImageSource(ctx, opts.SourceCtx)
 	if err != nil {
 		return err
 	}
 	opened := &openedSource{ImageReference: srcRef, src: src}
 	defer opened.closeUnused()
-	_, err = copy.Image(ctx, policy, destRef, opened, &copy.Options{
-		RemoveSignatures:      o.removeSignatures,
-		ReportWriter:          report,
-		SourceCtx:             srcCtx,
-		DestinationCtx:        destCtx,
-		ForceManifestMIMEType: mimeType,
-		ImageListSelection:    selection,
-		PreserveDigests:       o.preserveDigests,
-	})
+	destRef, err := dest(src)
+	if err != nil {
+		return err
+	}
+	_, err = copy.Image(ctx, policy, destRef, opened, opts)
 	return err
+}
+
+// progress is where copy progress goes: stderr, or nowhere with --quiet.
+func progress(cmd *cobra.Command, quiet bool) io.Writer {
+	if quiet {
+		return nil
+	}
+	return cmd.ErrOrStderr()
+}
+
+func listSelection(all bool) copy.ImageListSelection {
+	if all {
+		return copy.CopyAllImages
+	}
+	return copy.CopySystemImage
 }
 
 // openedSource is a reference whose image source is already open; copy.Image

@@ -124,14 +124,3 @@ func TestCopyFromStdin(t *testing.T) {
 		})
 	}
 }
-
-func TestCopyToOciTarRefused(t *testing.T) {
-	dest := filepath.Join(t.TempDir(), "out.tar")
-	status, _, stderr := ocitar(t, "copy", "-q", "oci-tar:"+peers+"b-oci-one.skopeo.tar", "oci-tar:"+dest)
-	if status != 1 || !strings.Contains(stderr, "not supported yet") {
-		t.Errorf("exit %d: %s", status, stderr)
-	}
-	if _, err := os.Stat(dest); !os.IsNotExist(err) {
-		t.Errorf("destination written: %v", err)
-	}
-}

@@ -8,7 +8,6 @@ import (
 	"os/signal"
 	"syscall"
 
-	_ "github.com/ocitar/ocitar/transport"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/signature"
@@ -59,7 +58,7 @@ docker >= 25 archives in place: nothing is unpacked to a temporary directory.
 	f.StringVar(&g.overrideArch, "override-arch", "", "use `ARCH` instead of the machine's architecture to choose images")
 	f.StringVar(&g.overrideOS, "override-os", "", "use `OS` instead of the running OS to choose images")
 	f.StringVar(&g.overrideVar, "override-variant", "", "use `VARIANT` instead of the machine's architecture variant to choose images")
-	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g))
+	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g))
 	return root
 }
 

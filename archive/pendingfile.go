@@ -1,0 +1,70 @@
+package archive
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+)
+
+// PendingFile is a new file written beside its final path and renamed onto it
+// by Commit: readers of the path see the old file or the whole new one, never
+// a part. Abort, or a crash before Commit, leaves the old file untouched.
+type PendingFile struct {
+	*os.File
+	path string
+	done bool
+}
+
+// CreatePending starts writing the file that Commit will move to path.
+func CreatePending(path string) (*PendingFile, error) {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".ocitar-*")
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return nil, fmt.Errorf("creating %s: %w", path, err)
+	}
+	return &PendingFile{File: f, path: path}, nil
+}
+
+// Commit flushes the file to disk and renames it to its final path.
+func (p *PendingFile) Commit() error {
+	if err := p.Sync(); err != nil {
+		p.Abort()
+		return fmt.Errorf("writing %s: %w", p.path, err)
+	}
+	if err := p.File.Close(); err != nil {
+		p.Abort()
+		return fmt.Errorf("writing %s: %w", p.path, err)
+	}
+	if err := os.Rename(p.Name(), p.path); err != nil {
+		p.Abort()
+		return fmt.Errorf("writing %s: %w", p.path, err)
+	}
+	p.done = true
+	return syncDir(filepath.Dir(p.path))
+}
+
+// Abort removes the file unless it was committed. It is safe to call more than once.
+func (p *PendingFile) Abort() error {
+	if p.done {
+		return nil
+	}
+	p.done = true
+	p.File.Close()
+	if err := os.Remove(p.Name()); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

@@ -1,0 +1,120 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/transport"
+	"github.com/spf13/cobra"
+	"go.podman.io/image/v5/copy"
+	"go.podman.io/image/v5/transports/alltransports"
+	"go.podman.io/image/v5/types"
+)
+
+type saveOptions struct {
+	output   string
+	format   string
+	all      bool
+	platform string
+	quiet    bool
+}
+
+func newSaveCommand(g *globalOptions) *cobra.Command {
+	o := &saveOptions{}
+	cmd := &cobra.Command{
+		Use:   "save -o OUT.tar [flags] IMAGE...",
+		Short: "Save several images, from any transports, into one archive",
+		Long: `Save several images into one archive in one run; blobs the images share are
+stored once. Each image is named after its source's docker reference, when it
+has one. OUT.tar is replaced only once every image is written; "-" writes to
+standard output.
+
+The default format, hybrid, is an OCI layout that docker load, podman load and
+skopeo's docker-archive: read as well; --format oci leaves docker's files out.
+
+Example:
+  ocitar save -o images.tar docker://registry.example/a:1 oci-tar:other.tar:b`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runSave(cmd, g, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.output, "output", "o", "", "the archive to write (required)")
+	f.StringVar(&o.format, "format", "hybrid", "`FORMAT` of the archive: hybrid or oci")
+	f.BoolVarP(&o.all, "all", "a", false, "save every image of multi-platform indexes")
+	f.StringVar(&o.platform, "platform", "", "save the image for `OS/ARCH[/VARIANT]` from indexes (default: this machine's)")
+	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
+	_ = cmd.MarkFlagRequired("output")
+	return cmd
+}
+
+func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []string) error {
+	format, err := archiveFormat(o.format)
+	if err != nil {
+		return err
+	}
+	sys := g.systemContext()
+	if o.platform != "" {
+		parts := strings.Split(o.platform, "/")
+		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+			return fmt.Errorf("--platform %q: want OS/ARCH[/VARIANT]", o.platform)
+		}
+		sys.OSChoice, sys.ArchitectureChoice = parts[0], parts[1]
+		if len(parts) == 3 {
+			sys.VariantChoice = parts[2]
+		}
+	}
+	policy, err := g.policyContext()
+	if err != nil {
+		return err
+	}
+	defer policy.Destroy()
+	ctx, cancel := commandContext()
+	defer cancel()
+
+	a, err := transport.NewArchiveWriter(sys, o.output, transport.ArchiveOptions{Format: format, Replace: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	for _, name := range names {
+		srcRef, err := alltransports.ParseImageName(name)
+		if err != nil {
+			return fmt.Errorf("invalid image %q: %w", name, err)
+		}
+		dest := func(src types.ImageSource) (types.ImageReference, error) {
+			return a.NewReference(sourceName(srcRef, src))
+		}
+		opts := &copy.Options{SourceCtx: sys, DestinationCtx: sys, ReportWriter: progress(cmd, o.quiet), ImageListSelection: listSelection(o.all)}
+		if err := copyImage(ctx, policy, srcRef, dest, opts); err != nil {
+			return fmt.Errorf("saving %s: %w", name, err)
+		}
+	}
+	return a.Commit()
+}
+
+// sourceName is the name to store an image under: its source's docker
+// reference, or the first full reference an oci-tar: source names it by.
+func sourceName(ref types.ImageReference, src types.ImageSource) string {
+	if named := ref.DockerReference(); named != nil {
+		return named.String()
+	}
+	for _, name := range transport.ImageNames(src) {
+		if tag, ok := archive.RepoTag(name); ok {
+			return tag
+		}
+	}
+	return ""
+}
+
+func archiveFormat(name string) (archive.Format, error) {
+	switch name {
+	case "hybrid":
+		return archive.FormatHybrid, nil
+	case "oci":
+		return archive.FormatOCI, nil
+	}
+	return 0, fmt.Errorf("unknown --format %q: use hybrid or oci", name)
+}

@@ -1,0 +1,142 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/ocitar/ocitar/archive"
+	digest "github.com/opencontainers/go-digest"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"go.podman.io/image/v5/manifest"
+	"go.podman.io/image/v5/types"
+)
+
+// imageDestination writes one image, or a whole index, into an archive.
+type imageDestination struct {
+	ref   ociTarReference
+	a     *ArchiveWriter
+	owned bool // a is this destination's alone: Commit commits it, Close aborts it
+	top   imgspecv1.Descriptor
+}
+
+func newImageDestination(ref ociTarReference, sys *types.SystemContext) (*imageDestination, error) {
+	name := ref.selector.Name()
+	if !ref.selector.IsZero() && name == "" {
+		return nil, fmt.Errorf("oci-tar:%s: a destination takes an image name, not %s", ref.StringWithinTransport(), ref.selector)
+	}
+	if name != "" {
+		if err := archive.ValidateRefName(name); err != nil {
+			return nil, fmt.Errorf("oci-tar:%s: %w", ref.StringWithinTransport(), err)
+		}
+	}
+	if ref.writer != nil {
+		return &imageDestination{ref: ref, a: ref.writer}, nil
+	}
+	a, err := NewArchiveWriter(sys, ref.path, ArchiveOptions{Format: ref.format})
+	if err != nil {
+		return nil, err
+	}
+	return &imageDestination{ref: ref, a: a, owned: true}, nil
+}
+
+func (d *imageDestination) Reference() types.ImageReference { return d.ref }
+
+// Close removes the archive unless Commit renamed it into place.
+func (d *imageDestination) Close() error {
+	if d.owned {
+		return d.a.Close()
+	}
+	return nil
+}
+
+func (d *imageDestination) SupportedManifestMIMETypes() []string {
+	return []string{
+		imgspecv1.MediaTypeImageManifest, imgspecv1.MediaTypeImageIndex,
+		manifest.DockerV2Schema2MediaType, manifest.DockerV2ListMediaType,
+	}
+}
+
+func (d *imageDestination) SupportsSignatures(ctx context.Context) error {
+	return errors.New("oci-tar archives cannot store signatures")
+}
+
+// DesiredLayerCompression keeps layers as they come, unless the user asks otherwise.
+func (d *imageDestination) DesiredLayerCompression() types.LayerCompression {
+	return types.PreserveOriginal
+}
+
+func (d *imageDestination) AcceptsForeignLayerURLs() bool       { return true }
+func (d *imageDestination) MustMatchRuntimeOS() bool            { return false }
+func (d *imageDestination) IgnoresEmbeddedDockerReference() bool { return true }
+
+// HasThreadSafePutBlob is false: blobs are written one after another, in the
+// order the copy engine sends them, which keeps the output reproducible.
+func (d *imageDestination) HasThreadSafePutBlob() bool { return false }
+
+func (d *imageDestination) PutBlob(ctx context.Context, stream io.Reader, info types.BlobInfo, cache types.BlobInfoCache, isConfig bool) (types.BlobInfo, error) {
+	dg, size, err := d.a.w.PutBlob(stream, info.Digest, info.Size)
+	if err != nil {
+		return types.BlobInfo{}, fmt.Errorf("oci-tar:%s: %w", d.ref.StringWithinTransport(), err)
+	}
+	return types.BlobInfo{Digest: dg, Size: size}, nil
+}
+
+// TryReusingBlob finds a blob already written, or in the archive being added
+// to, which is then copied across instead of being sent again.
+func (d *imageDestination) TryReusingBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache, canSubstitute bool) (bool, types.BlobInfo, error) {
+	if info.Digest == "" {
+		return false, types.BlobInfo{}, nil
+	}
+	if size, ok := d.a.w.Has(info.Digest); ok {
+		return true, types.BlobInfo{Digest: info.Digest, Size: size}, nil
+	}
+	if d.a.old == nil {
+		return false, types.BlobInfo{}, nil
+	}
+	rc, size, err := d.a.old.OpenBlob(info.Digest)
+	if errors.Is(err, archive.ErrMissingBlob) {
+		return false, types.BlobInfo{}, nil
+	}
+	if err != nil {
+		return false, types.BlobInfo{}, err
+	}
+	defer rc.Close()
+	if _, _, err := d.a.w.PutBlob(rc, info.Digest, size); err != nil {
+		return false, types.BlobInfo{}, err
+	}
+	return true, types.BlobInfo{Digest: info.Digest, Size: size}, nil
+}
+
+// PutManifest stores a manifest; the one without instanceDigest is the image.
+func (d *imageDestination) PutManifest(ctx context.Context, data []byte, instanceDigest *digest.Digest) error {
+	desc, err := d.a.w.PutManifest(data, manifest.GuessMIMEType(data))
+	if err != nil {
+		return fmt.Errorf("oci-tar:%s: %w", d.ref.StringWithinTransport(), err)
+	}
+	if instanceDigest == nil {
+		d.top = desc
+	}
+	return nil
+}
+
+func (d *imageDestination) PutSignatures(ctx context.Context, signatures [][]byte, instanceDigest *digest.Digest) error {
+	if len(signatures) > 0 {
+		return fmt.Errorf("oci-tar:%s: archives cannot store signatures; use --remove-signatures", d.ref.StringWithinTransport())
+	}
+	return nil
+}
+
+// Commit lists the image; for a destination of its own, it also finishes the
+// archive and renames it into place.
+func (d *imageDestination) Commit(ctx context.Context, unparsedToplevel types.UnparsedImage) error {
+	if d.top.Digest == "" {
+		return fmt.Errorf("oci-tar:%s: no manifest was written", d.ref.StringWithinTransport())
+	}
+	d.a.addImage(d.top, d.ref.selector.Name())
+	if d.owned {
+		return d.a.Commit()
+	}
+	return nil
+}
