@@ -67,8 +67,8 @@ func (d *imageDestination) DesiredLayerCompression() types.LayerCompression {
 	return types.PreserveOriginal
 }
 
-func (d *imageDestination) AcceptsForeignLayerURLs() bool       { return true }
-func (d *imageDestination) MustMatchRuntimeOS() bool            { return false }
+func (d *imageDestination) AcceptsForeignLayerURLs() bool        { return true }
+func (d *imageDestination) MustMatchRuntimeOS() bool             { return false }
 func (d *imageDestination) IgnoresEmbeddedDockerReference() bool { return true }
 
 // HasThreadSafePutBlob is false: blobs are written one after another, in the

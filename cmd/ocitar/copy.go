@@ -6,9 +6,9 @@ import (
 	"io"
 	"strings"
 
-	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/ocitar/ocitar/archive"
 	"github.com/ocitar/ocitar/transport"
+	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/manifest"
