@@ -29,7 +29,7 @@ demo: build
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./archive/
-	bash bench/read-compare.sh
+	bash bench/compare.sh
 
 testdata:
 	$(GO) run ./internal/testimage/gentestdata testdata

@@ -15,13 +15,17 @@ step() { printf '\n== %s\n' "$*"; }
 step "the sample docker-save archive"
 $ocitar ls "$sample"
 
-step "docker-save -> OCI tar (read in place through oci-tar:)"
-$ocitar copy -q "oci-tar:$sample" "oci-archive:$out/sample.oci.tar:$name"
+step "docker-save -> OCI tar, read and written in place by oci-tar:"
+$ocitar copy -q --format oci "oci-tar:$sample" "oci-tar:$out/sample.oci.tar:$name"
 $ocitar ls "$out/sample.oci.tar"
 
 step "OCI tar -> docker-save"
 $ocitar copy -q "oci-tar:$out/sample.oci.tar:$name" "docker-archive:$out/sample.back.tar:$name"
 $ocitar ls "$out/sample.back.tar"
+
+step "both samples in one archive that docker load and OCI tools read alike"
+$ocitar save -q --all -o "$out/both.tar" "oci-tar:$sample" oci-tar:testdata/sample-multi.oci.tar
+$ocitar ls "$out/both.tar"
 
 step "config digest at each step"
 for f in "$sample" "$out/sample.oci.tar" "$out/sample.back.tar"; do

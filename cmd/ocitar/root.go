@@ -54,7 +54,7 @@ docker >= 25 archives in place: nothing is unpacked to a temporary directory.
 	f.BoolVar(&g.debug, "debug", false, "print debugging information")
 	f.StringVar(&g.policyPath, "policy", "", "signature policy `FILE` (default: the system policy.json, else accept anything)")
 	f.BoolVar(&g.insecurePolicy, "insecure-policy", false, "accept any image, ignoring the signature policy")
-	f.StringVar(&g.tmpDir, "tmpdir", "", "`DIR` for temporary files (compressed or piped archives, other transports' big files); default TMPDIR")
+	f.StringVar(&g.tmpDir, "tmpdir", "", "`DIR` for temporary files: oci-tar: spools compressed or piped archives there (default TMPDIR), other transports their big files (default /var/tmp)")
 	f.StringVar(&g.overrideArch, "override-arch", "", "use `ARCH` instead of the machine's architecture to choose images")
 	f.StringVar(&g.overrideOS, "override-os", "", "use `OS` instead of the running OS to choose images")
 	f.StringVar(&g.overrideVar, "override-variant", "", "use `VARIANT` instead of the machine's architecture variant to choose images")
