@@ -28,8 +28,12 @@ func BenchmarkCopyToArchive(b *testing.B) {
 		name string
 		run  func(tmp, dst string) error
 	}{
-		{"oci-tar", func(tmp, dst string) error { return ocitarRun(tmp, "copy", "-q", "docker-archive:"+src, "oci-tar:"+dst) }},
-		{"oci-archive", func(tmp, dst string) error { return ocitarRun(tmp, "copy", "-q", "docker-archive:"+src, "oci-archive:"+dst) }},
+		{"oci-tar", func(tmp, dst string) error {
+			return ocitarRun(tmp, "copy", "-q", "docker-archive:"+src, "oci-tar:"+dst)
+		}},
+		{"oci-archive", func(tmp, dst string) error {
+			return ocitarRun(tmp, "copy", "-q", "docker-archive:"+src, "oci-archive:"+dst)
+		}},
 		{"cp", func(tmp, dst string) error { return copyFile(src, dst) }},
 	}
 	for _, tt := range tests {
