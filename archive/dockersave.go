@@ -69,15 +69,16 @@ func (r *Reader) loadDockerSaveItem(it dockerSaveItem) error {
 		return err
 	}
 	configDigest := digest.FromBytes(configData)
-	named := false
+	var holders []int
 	for j := range r.images {
 		if r.images[j].holds(configDigest, it.Layers) {
-			r.images[j].Names = appendNames(r.images[j].Names, it.RepoTags...)
-			r.images[j].repoTags = appendNames(r.images[j].repoTags, it.RepoTags...)
-			named = true
+			holders = append(holders, j)
 		}
 	}
-	if named {
+	if len(holders) > 0 {
+		for _, tag := range it.RepoTags {
+			r.addRepoTag(holders, tag)
+		}
 		return nil
 	}
 	if len(config.RootFS.DiffIDs) != len(it.Layers) {
@@ -158,6 +159,21 @@ func (r *Reader) legacyLayer(name string, diffID digest.Digest) (blobSource, err
 		return blobSource{}, err
 	}
 	return src, nil
+}
+
+// addRepoTag names images after a RepoTag of theirs: those among holders that
+// index.json already names so, else all of them.
+func (r *Reader) addRepoTag(holders []int, tag string) {
+	named := slices.DeleteFunc(slices.Clone(holders), func(j int) bool {
+		return !slices.ContainsFunc(r.images[j].Names, func(n string) bool { return nameMatches(tag, n) })
+	})
+	if len(named) == 0 {
+		named = holders
+	}
+	for _, j := range named {
+		r.images[j].Names = appendNames(r.images[j].Names, tag)
+		r.images[j].repoTags = appendNames(r.images[j].repoTags, tag)
+	}
 }
 
 // holds reports whether the image has a manifest with config and the layers

@@ -37,6 +37,21 @@ func newImage(position int, d ocispec.Descriptor, platforms []ocispec.Platform, 
 	return img
 }
 
+// dockerTags are the image's names as docker's manifest.json lists them: its
+// RepoTags, else those of its other names that are docker references with a tag.
+func (img Image) dockerTags() []string {
+	if len(img.repoTags) > 0 {
+		return img.repoTags
+	}
+	var tags []string
+	for _, n := range img.Names {
+		if tag, ok := RepoTag(n); ok {
+			tags = appendNames(tags, tag)
+		}
+	}
+	return tags
+}
+
 // String names the image for people: position, digest and names.
 func (img Image) String() string {
 	s := fmt.Sprintf("@%d %s", img.Position, img.Descriptor.Digest)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -316,4 +317,35 @@ func indexOf(manifests ...ocispec.Descriptor) ocispec.Index {
 	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: manifests}
 	idx.SchemaVersion = 2
 	return idx
+}
+
+// TestOpenNamesSharedManifests: one manifest listed twice, under two names, as
+// when the same image is saved under two tags; each entry keeps its own name.
+func TestOpenNamesSharedManifests(t *testing.T) {
+	b := &layoutBuilder{}
+	m := b.image("amd64", "layer")
+	one, two := m, m
+	one.Annotations = NameAnnotations("example.com/one:1")
+	two.Annotations = NameAnnotations("example.com/two:1")
+	b.index(one, two)
+	config, layer := b.files[1], b.files[0]
+	item := func(tag string) string {
+		return `{"Config":"` + config.name + `","RepoTags":["` + tag + `"],"Layers":["` + layer.name + `"]}`
+	}
+	b.add(dockerManifestFile, []byte("["+item("example.com/one:1")+","+item("example.com/two:1")+"]"))
+	r, err := Open(writeFile(t, "x.tar", b.tar(t)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for i, name := range []string{"example.com/one:1", "example.com/two:1"} {
+		sel, _ := ParseSelector(name)
+		img, err := r.Select(sel)
+		if err != nil || img.Position != i {
+			t.Errorf("Select(%s) = %v, %v; want @%d", name, img, err, i)
+		}
+		if !slices.Equal(img.dockerTags(), []string{name}) {
+			t.Errorf("@%d RepoTags %v, want [%s]", i, img.dockerTags(), name)
+		}
+	}
 }

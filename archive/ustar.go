@@ -19,7 +19,7 @@ const (
 	hdrDevMajor = 329
 	hdrDevMinor = 337
 	hdrPrefix   = 345
-	maxOctal11  = 1<<33 - 1 // the largest size 11 octal digits hold: 8 GiB - 1
+	maxOctal11  = 1<<33 - 1 // the largest number 11 octal digits hold: 8 GiB - 1
 )
 
 // ustarHeader encodes one tar header block: owner root, no user or group names.
@@ -36,8 +36,8 @@ func ustarHeader(name string, typeflag byte, mode, size, mtime int64) ([blockSiz
 	putOctal(b[hdrMode:hdrMode+8], mode)
 	putOctal(b[hdrUID:hdrUID+8], 0)
 	putOctal(b[hdrGID:hdrGID+8], 0)
-	putSize(b[hdrSize:hdrSize+12], size)
-	putOctal(b[hdrMtime:hdrMtime+12], max(mtime, 0))
+	putNumeric(b[hdrSize:hdrSize+12], size)
+	putNumeric(b[hdrMtime:hdrMtime+12], max(mtime, 0))
 	b[hdrType] = typeflag
 	copy(b[hdrMagic:], "ustar\x0000")
 	putOctal(b[hdrDevMajor:hdrDevMajor+8], 0)
@@ -74,7 +74,8 @@ func putOctal(b []byte, v int64) {
 	copy(b, fmt.Sprintf("%0*o\x00", len(b)-1, v))
 }
 
-func putSize(b []byte, v int64) {
+// putNumeric writes v in octal, or in base-256 when octal does not fit a 12-byte field.
+func putNumeric(b []byte, v int64) {
 	if v <= maxOctal11 {
 		putOctal(b, v)
 		return

@@ -97,6 +97,9 @@ func (w *Writer) PutBlob(r io.Reader, d digest.Digest, size int64) (digest.Diges
 		}
 		alg = d.Algorithm()
 	}
+	if _, _, err := splitUSTARName(blobPath(digest.NewDigestFromEncoded(alg, strings.Repeat("0", alg.Size()*2)))); err != nil {
+		return "", 0, fmt.Errorf("%w: %s blobs cannot be written: %w", ErrUnsupportedDigest, alg, err)
+	}
 	if err := w.ensureDirs(alg); err != nil {
 		return "", 0, err
 	}
@@ -151,7 +154,7 @@ func (w *Writer) CopyImage(r *Reader, img Image) error {
 	if len(desc.Annotations) == 0 && len(img.repoTags) > 0 {
 		desc.Annotations = NameAnnotations(img.repoTags[0])
 	}
-	return w.AddImage(desc, img.repoTags)
+	return w.AddImage(desc, img.dockerTags())
 }
 
 func (w *Writer) copyBlob(r *Reader, b ocispec.Descriptor) error {
@@ -507,8 +510,12 @@ func (h *hashingReader) digest() digest.Digest {
 // expectEOF fails if the stream holds more than size bytes.
 func (h *hashingReader) expectEOF(size int64) error {
 	var one [1]byte
-	if n, _ := io.ReadFull(h.r, one[:]); n > 0 {
+	n, err := io.ReadFull(h.r, one[:])
+	if n > 0 {
 		return fmt.Errorf("%w: blob is longer than the %d bytes declared", ErrSizeMismatch, size)
+	}
+	if err != io.EOF {
+		return err // the source's own verdict at its end, such as a failed digest check
 	}
 	return nil
 }

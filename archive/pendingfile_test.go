@@ -1,0 +1,103 @@
+package archive
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestPendingFile(t *testing.T) {
+	commit := func(p *PendingFile) error { return p.Commit() }
+	abort := func(p *PendingFile) error { return p.Abort() }
+	tests := []struct {
+		name   string
+		old    string                     // content of the path before, "" for no file
+		finish []func(*PendingFile) error // called in turn, each must succeed
+		want   string                     // content of the path after, "" for no file
+	}{
+		{"Commit replaces a file", "old", []func(*PendingFile) error{commit}, "new"},
+		{"Commit creates a file", "", []func(*PendingFile) error{commit}, "new"},
+		{"Abort keeps the old file", "old", []func(*PendingFile) error{abort}, "old"},
+		{"Abort creates nothing", "", []func(*PendingFile) error{abort}, ""},
+		{"Abort twice", "old", []func(*PendingFile) error{abort, abort}, "old"},
+		{"Abort after Commit does nothing", "old", []func(*PendingFile) error{commit, abort}, "new"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "out.tar")
+			if tt.old != "" {
+				if err := os.WriteFile(path, []byte(tt.old), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p, err := CreatePending(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.WriteString("new"); err != nil {
+				t.Fatal(err)
+			}
+			if got := readOrEmpty(t, path); got != tt.old {
+				t.Fatalf("before finishing, %s holds %q, want %q", path, got, tt.old)
+			}
+			for i, f := range tt.finish {
+				if err := f(p); err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			if got := readOrEmpty(t, path); got != tt.want {
+				t.Errorf("%s holds %q, want %q", path, got, tt.want)
+			}
+			if tt.want == "new" {
+				st, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if st.Mode().Perm() != 0o644 {
+					t.Errorf("mode %v, want 0644", st.Mode().Perm())
+				}
+			}
+			var left []string
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				if e.Name() != "out.tar" {
+					left = append(left, e.Name())
+				}
+			}
+			if len(left) > 0 {
+				t.Errorf("files left beside %s: %v", path, left)
+			}
+		})
+	}
+	t.Run("CreatePending in a missing directory", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "missing", "out.tar")
+		p, err := CreatePending(path)
+		if err == nil {
+			p.Abort()
+			t.Fatal("CreatePending succeeded")
+		}
+		if !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), path) {
+			t.Errorf("error %q, want a not-exist error naming %s", err, path)
+		}
+	})
+}
+
+// readOrEmpty reads the file at path, "" when there is none.
+func readOrEmpty(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
