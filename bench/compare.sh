@@ -19,24 +19,27 @@ oci=$work/large.oci.tar
 docker=$work/large.docker.tar
 out=$work/out
 
-# measure CMD...: runs CMD with its output discarded; prints wall ms and the
-# peak bytes under TMPDIR, sampled every 20 ms.
+# measure CMD...: runs CMD with its output discarded; prints its wall ms and
+# the peak bytes under TMPDIR, sampled every 20 ms beside it.
 measure() {
-	local start end peak=0 now
+	local peak=0 now
 	rm -rf "${TMPDIR:?}"/* "$out" && mkdir -p "$out"
-	start=$(date +%s%N)
-	"$@" >/dev/null 2>&1 &
+	(
+		start=$(date +%s%N)
+		"$@" >/dev/null 2>&1
+		echo $((($(date +%s%N) - start) / 1000000)) >"$work/ms"
+	) &
 	local pid=$!
 	while kill -0 "$pid" 2>/dev/null; do
-		now=$(du -sb "$TMPDIR" | cut -f1)
-		((now > peak)) && peak=$now
+		now=$(du -sb "$TMPDIR" 2>/dev/null | cut -f1 || true)
+		((${now:-0} > peak)) && peak=$now
 		sleep 0.02
 	done
 	wait "$pid"
-	end=$(date +%s%N)
-	echo "$(((end - start) / 1000000)) $((peak > 4096 ? peak : 0))"
+	echo "$(cat "$work/ms") $((peak > 4096 ? peak : 0))"
 }
 
+cp_sync() { cp "$1" "$2" && sync "$2"; }
 copy_to() { $ocitar --insecure-policy copy -q "$1" "$2"; }
 
 names=(
@@ -49,6 +52,7 @@ names=(
 	"write: copy docker-archive: -> oci-tar:"
 	"write: copy docker-archive: -> oci-archive:"
 	"write floor: cp docker-save tar"
+	"write floor: cp + fsync, as ocitar syncs before its rename"
 )
 cmds=(
 	"$ocitar inspect oci-tar:$oci"
@@ -60,8 +64,9 @@ cmds=(
 	"copy_to docker-archive:$docker oci-tar:$out/y.tar"
 	"copy_to docker-archive:$docker oci-archive:$out/y.tar"
 	"cp $docker $out/"
+	"cp_sync $docker $out/y.tar"
 )
-floor_of=(5 5 5 5 5 5 8 8 8)
+floor_of=(5 5 5 5 5 5 8 8 8 8)
 declare -A ms peak
 for ((r = 0; r < runs; r++)); do
 	for i in "${!cmds[@]}"; do
