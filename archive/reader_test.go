@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"io"
@@ -347,5 +348,37 @@ func TestOpenNamesSharedManifests(t *testing.T) {
 		if !slices.Equal(img.dockerTags(), []string{name}) {
 			t.Errorf("@%d RepoTags %v, want [%s]", i, img.dockerTags(), name)
 		}
+	}
+}
+
+func TestBlobSectionAndOpenStream(t *testing.T) {
+	b := &layoutBuilder{}
+	b.index(b.image("amd64", "the layer"))
+	data := b.tar(t)
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write(data)
+	zw.Close()
+	tmp := t.TempDir()
+	r, err := OpenStream(bytes.NewReader(gz.Bytes()), "stream", Options{TempDir: tmp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spooled, _ := os.ReadDir(tmp); len(spooled) != 1 {
+		t.Errorf("%d spool files, want 1", len(spooled))
+	}
+	sec, err := r.BlobSection(digest.FromString("the layer"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, 3)
+	if _, err := sec.ReadAt(got, 4); err != nil || string(got) != "lay" || sec.Size() != 9 {
+		t.Errorf("section: %q at 4, size %d, %v", got, sec.Size(), err)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 {
+		t.Errorf("Close left %v", left)
 	}
 }
