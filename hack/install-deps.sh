@@ -1,31 +1,50 @@
 #!/usr/bin/env bash
-# Installs what `make test` needs on a Debian machine with Go. As root it installs
-# missing Debian packages with apt-get (one apt-get update at most); otherwise it
-# names them and fails.
+# Installs what `make test` needs on a Debian machine with Go: Debian packages
+# with apt-get (as root; otherwise it names them and fails) and the Go peers
+# crane and regctl, pinned, into the project's bin/.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
+# command package: one line each; the command tells whether the package is there.
+packages="
+gcc gcc
+skopeo skopeo
+umoci umoci
+podman podman
+dockerd docker.io
+docker-registry docker-registry
+"
 missing=()
-command -v gcc >/dev/null 2>&1 || missing+=(gcc libc6-dev) # cgo and the race detector
-command -v skopeo >/dev/null 2>&1 || missing+=(skopeo)      # the peer of integration/
+while read -r cmd pkg; do
+	[ -n "$cmd" ] || continue
+	[ -x "/usr/bin/$cmd" ] || [ -x "/usr/sbin/$cmd" ] || command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done <<<"$packages"
+[ ${#missing[@]} -eq 0 ] || [[ " ${missing[*]} " != *" gcc "* ]] || missing+=(libc6-dev)
 
-if [ ${#missing[@]} -eq 0 ]; then
-	exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+		echo "make test needs these Debian packages: ${missing[*]}" >&2
+		echo "install them (sudo apt-get install ${missing[*]}) or run make test as root on Debian" >&2
+		exit 1
+	fi
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if [ "$(id -u)" -ne 0 ]; then
-	echo "make test needs these Debian packages: ${missing[*]}" >&2
-	echo "install them (sudo apt-get install ${missing[*]}) or run make test as root" >&2
-	exit 1
-fi
-if ! command -v apt-get >/dev/null 2>&1; then
-	echo "make test needs these Debian packages: ${missing[*]}; apt-get is not available here, install them by hand" >&2
-	exit 1
-fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-for cmd in gcc skopeo; do
-	if ! command -v "$cmd" >/dev/null 2>&1; then
-		echo "install-deps: $cmd is still missing after apt-get install ${missing[*]}" >&2
+
+# Go peers, pinned, built into bin/ (GOFLAGS cleared: the Makefile's tags are ocitar's).
+install_go() { # name module@version
+	if [ ! -x "bin/$1" ] || ! grep -qs "$2" "bin/.$1.version"; then
+		GOFLAGS= GOBIN="$PWD/bin" go install "$2"
+		echo "$2" >"bin/.$1.version"
+	fi
+}
+install_go crane github.com/google/go-containerregistry/cmd/crane@v0.22.1
+install_go regctl github.com/regclient/regclient/cmd/regctl@v0.11.7
+
+for cmd in gcc skopeo umoci podman dockerd docker-registry bin/crane bin/regctl; do
+	if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
+		echo "install-deps: $cmd is still missing" >&2
 		exit 1
 	fi
 done
