@@ -29,19 +29,19 @@ func TestMain(m *testing.M) {
 	os.Exit(setUp(m))
 }
 
-// setUp checks that skopeo is installed, builds ocitar and runs the tests.
+// setUp checks that every peer is installed, builds ocitar and runs the tests.
 func setUp(m *testing.M) int {
-	if _, err := exec.LookPath("skopeo"); err != nil {
-		fmt.Fprintln(os.Stderr, "integration: skopeo is not on PATH: install the Debian package skopeo "+
-			"(apt-get install skopeo, or run `bash hack/install-deps.sh` as root)")
-		return 1
-	}
 	root, err := findModuleRoot()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "integration: finding the module root: %v\n", err)
 		return 1
 	}
 	moduleRoot = root
+	if missing := missingPeers(); len(missing) > 0 {
+		fmt.Fprintf(os.Stderr, "integration: missing peers: %s; run `bash hack/install-deps.sh` as root "+
+			"(apt-get install skopeo umoci podman docker.io docker-registry; crane and regctl go into bin/)\n", strings.Join(missing, ", "))
+		return 1
+	}
 	dir, err := os.MkdirTemp("", "ocitar-integration-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
@@ -77,19 +77,44 @@ func goCommand(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// peer is a program the tests run: ocitar, built by TestMain, or skopeo from PATH.
+// peer is a program the tests run: ocitar, built by TestMain; crane and
+// regctl, which hack/install-deps.sh builds into the module's bin/; the others
+// from Debian's packages.
 type peer string
 
 const (
-	ocitar peer = "ocitar"
-	skopeo peer = "skopeo"
+	ocitar         peer = "ocitar"
+	skopeo         peer = "skopeo"
+	umoci          peer = "umoci"
+	podman         peer = "podman"
+	dockerd        peer = "/usr/sbin/dockerd"
+	docker         peer = "/usr/bin/docker" // Debian's client, of the same version as its dockerd
+	dockerRegistry peer = "docker-registry"
+	crane          peer = "crane"
+	regctl         peer = "regctl"
 )
 
+// peers are the programs that must be installed.
+var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl}
+
 func (p peer) path() string {
-	if p == ocitar {
+	switch p {
+	case ocitar:
 		return ocitarBin
+	case crane, regctl:
+		return filepath.Join(moduleRoot, "bin", string(p))
 	}
 	return string(p)
+}
+
+func missingPeers() []string {
+	var missing []string
+	for _, p := range peers {
+		if _, err := exec.LookPath(p.path()); err != nil {
+			missing = append(missing, string(p))
+		}
+	}
+	return missing
 }
 
 // command is p with args; its TMPDIR is a new directory under t.TempDir(), and
