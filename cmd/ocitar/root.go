@@ -32,16 +32,20 @@ func newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "ocitar",
 		Short: "Copy, inspect and list container images, with image tars read in place",
-		Long: `ocitar copies, inspects and lists container images. It speaks skopeo's
-language and adds the oci-tar: transport, which reads OCI-layout, docker-save and
-docker >= 25 archives in place: nothing is unpacked to a temporary directory.
+		Long: `ocitar copies, inspects, lists and saves container images. It speaks
+skopeo's language and adds the oci-tar: transport, which reads OCI-layout,
+docker-save and docker >= 25 archives in place and writes them by streaming:
+nothing is unpacked to, or assembled in, a temporary directory.
 
-  oci-tar:PATH[:SELECTOR]   PATH "-" is standard input. SELECTOR picks an image:
-                            a name (ref.name, io.containerd.image.name or a
-                            docker RepoTag; "alpine" finds
-                            docker.io/library/alpine:latest), @N by position
-                            from 0, or @sha256:... by manifest digest. Without
-                            SELECTOR the archive must hold exactly one image.`,
+  oci-tar:PATH[:SELECTOR]   PATH "-" is standard input or output.
+    As a source, SELECTOR picks an image: a name (ref.name,
+    io.containerd.image.name or a docker RepoTag; "alpine" finds
+    docker.io/library/alpine:latest), @N by position from 0, or @sha256:...
+    by manifest digest. Without SELECTOR the archive must hold one image.
+    As a destination, SELECTOR is the name to store. Images already in the
+    file are kept (one of the same name is replaced), and the file is
+    replaced only when the copy is complete. The output loads with docker
+    load too; --format oci writes the OCI layout alone.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
