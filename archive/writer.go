@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,7 +116,7 @@ func (w *Writer) PutBlob(r io.Reader, d digest.Digest, size int64) (digest.Diges
 // PutManifest stores a manifest or index and keeps it to describe the archive at Close.
 func (w *Writer) PutManifest(data []byte, mediaType string) (ocispec.Descriptor, error) {
 	desc := ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}
-	if _, _, err := w.PutBlob(strings.NewReader(string(data)), desc.Digest, desc.Size); err != nil {
+	if _, _, err := w.PutBlob(bytes.NewReader(data), desc.Digest, desc.Size); err != nil {
 		return ocispec.Descriptor{}, err
 	}
 	w.manifests[desc.Digest] = data
@@ -431,7 +432,7 @@ func (w *Writer) writeEntry(name string, r io.Reader, size int64) error {
 }
 
 func (w *Writer) writeFile(name string, data []byte) error {
-	return w.writeEntry(name, strings.NewReader(string(data)), int64(len(data)))
+	return w.writeEntry(name, bytes.NewReader(data), int64(len(data)))
 }
 
 func (w *Writer) writeHeader(name string, typeflag byte, mode, size int64) error {
