@@ -5,9 +5,15 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"go.podman.io/storage/pkg/reexec"
 )
 
 func main() {
+	// containers-storage applies layers in a re-executed child of this binary.
+	if reexec.Init() {
+		return
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
