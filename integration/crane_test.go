@@ -4,15 +4,11 @@ import (
 	"archive/tar"
 	"io"
 	"io/fs"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The archives crane and regctl export from a registry, read by oci-tar:.
@@ -312,11 +308,9 @@ func craneTarDir(t *testing.T, dir, out string) {
 
 // craneRegistry is a `crane registry serve` started by a test.
 type craneRegistry struct {
-	host   string   // 127.0.0.1:PORT
-	env    []string // for crane and regctl: HOME is a temporary directory
-	cmd    *exec.Cmd
-	log    string // its standard output and error
-	exited chan struct{}
+	host string   // 127.0.0.1:PORT
+	env  []string // for crane and regctl: HOME is a temporary directory
+	*server
 }
 
 // craneRegistryStart starts `crane registry serve` on a free port of
@@ -333,71 +327,12 @@ func craneRegistryStart(t *testing.T) *craneRegistry {
 		}
 	}
 	r := &craneRegistry{
-		host:   craneFreeAddr(t),
-		env:    []string{"HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker")},
-		log:    filepath.Join(dir, "registry.log"),
-		exited: make(chan struct{}),
+		host: freeAddr(t),
+		env:  []string{"HOME=" + home, "DOCKER_CONFIG=" + filepath.Join(home, ".docker")},
 	}
-	logFile, err := os.Create(r.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logFile.Close()
-	r.cmd = command(t, r.env, crane, "registry", "serve", "--address", r.host, "--disk", disk)
-	r.cmd.Stdout, r.cmd.Stderr = logFile, logFile
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("%s failed to start: %v\n  command: %s", crane, err, commandLine(r.cmd))
-	}
-	go func() {
-		r.cmd.Wait()
-		close(r.exited)
-	}()
-	t.Cleanup(func() {
-		r.cmd.Process.Kill()
-		<-r.exited
-	})
-	r.waitReady(t)
+	r.server = startServer(t, dir, r.env, crane, "registry", "serve", "--address", r.host, "--disk", disk)
+	r.waitHTTP(t, "http://"+r.host+"/v2/")
 	return r
-}
-
-// craneFreeAddr is 127.0.0.1 with a port that was free a moment ago.
-func craneFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// waitReady polls /v2/ until it answers 200: 100 attempts 50 ms apart.
-func (r *craneRegistry) waitReady(t *testing.T) {
-	t.Helper()
-	client := &http.Client{Timeout: time.Second}
-	url := "http://" + r.host + "/v2/"
-	var last string
-	for range 100 {
-		select {
-		case <-r.exited:
-			t.Fatalf("%s exited before answering %s: %v\n  command: %s\n  %s output: %s",
-				crane, url, r.cmd.ProcessState, commandLine(r.cmd), crane, readFile(t, r.log))
-		default:
-		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not answer 200 on %s within 5 s (last: %s)\n  command: %s\n  %s output: %s",
-		crane, url, last, commandLine(r.cmd), crane, readFile(t, r.log))
 }
 
 // digest is the digest of the manifest (or index) the registry serves for

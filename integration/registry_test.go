@@ -3,15 +3,11 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 )
 
 // registryOneManifest is the digest of the only manifest of
@@ -21,10 +17,8 @@ const registryOneManifest = "sha256:a5d220459da17a3618fd33339f759861f8fc9d8635af
 
 // registryServer is a docker-registry (CNCF distribution) started by a test.
 type registryServer struct {
-	host   string // 127.0.0.1:PORT
-	cmd    *exec.Cmd
-	log    string // its standard error
-	exited chan struct{}
+	host string // 127.0.0.1:PORT
+	*server
 }
 
 // registryStart starts docker-registry on a free port of 127.0.0.1, with no
@@ -33,7 +27,7 @@ type registryServer struct {
 func registryStart(t *testing.T) *registryServer {
 	t.Helper()
 	dir := t.TempDir()
-	r := &registryServer{host: registryFreeAddr(t), log: filepath.Join(dir, "registry.stderr"), exited: make(chan struct{})}
+	r := &registryServer{host: freeAddr(t)}
 	config := filepath.Join(dir, "config.yml")
 	yaml := fmt.Sprintf(`version: 0.1
 log:
@@ -49,71 +43,9 @@ http:
 	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stderr, err := os.Create(r.log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer stderr.Close()
-	r.cmd = command(t, nil, dockerRegistry, "serve", config)
-	r.cmd.Stderr = stderr
-	if err := r.cmd.Start(); err != nil {
-		t.Fatalf("%s failed to start: %v\n  command: %s", dockerRegistry, err, commandLine(r.cmd))
-	}
-	go func() {
-		r.cmd.Wait()
-		close(r.exited)
-	}()
-	t.Cleanup(func() {
-		r.cmd.Process.Kill()
-		<-r.exited
-	})
-	r.waitReady(t)
+	r.server = startServer(t, dir, nil, dockerRegistry, "serve", config)
+	r.waitHTTP(t, "http://"+r.host+"/v2/")
 	return r
-}
-
-// registryFreeAddr is 127.0.0.1 with a port that was free a moment ago.
-func registryFreeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// waitReady polls /v2/ until it answers 200: 100 attempts 50 ms apart.
-func (r *registryServer) waitReady(t *testing.T) {
-	t.Helper()
-	client := &http.Client{Timeout: time.Second}
-	url := "http://" + r.host + "/v2/"
-	var last string
-	for range 100 {
-		select {
-		case <-r.exited:
-			t.Fatalf("%s exited before answering %s: %v\n  command: %s\n  %s stderr: %s",
-				dockerRegistry, url, r.cmd.ProcessState, commandLine(r.cmd), dockerRegistry, r.stderr(t))
-		default:
-		}
-		resp, err := client.Get(url)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-			last = resp.Status
-		} else {
-			last = err.Error()
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s did not answer 200 on %s within 5 s (last: %s)\n  command: %s\n  %s stderr: %s",
-		dockerRegistry, url, last, commandLine(r.cmd), dockerRegistry, r.stderr(t))
-}
-
-func (r *registryServer) stderr(t *testing.T) string {
-	t.Helper()
-	return string(readFile(t, r.log))
 }
 
 // ref is the docker:// reference of repo:tag in the registry.
