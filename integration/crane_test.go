@@ -222,26 +222,11 @@ func craneCopyOut(t *testing.T, flags []string, src string) craneImage {
 	dir := filepath.Join(t.TempDir(), "dir")
 	args := append(append([]string{"copy", "--insecure-policy", "-q"}, flags...), src, "dir:"+dir)
 	run(t, ocitar, args...)
-	var m struct {
-		Config struct {
-			Digest string `json:"digest"`
-		} `json:"config"`
-	}
-	readJSON(t, filepath.Join(dir, "manifest.json"), &m)
-	path := filepath.Join(dir, strings.TrimPrefix(m.Config.Digest, "sha256:"))
-	if got := sha256Digest(readFile(t, path)); got != m.Config.Digest {
-		t.Errorf("ocitar copy %s %s dir:%s: the config has digest %s, the manifest says %s", strings.Join(flags, " "), src, dir, got, m.Config.Digest)
-	}
-	var config struct {
-		RootFS struct {
-			DiffIDs []string `json:"diff_ids"`
-		} `json:"rootfs"`
-	}
-	readJSON(t, path, &config)
-	if len(config.RootFS.DiffIDs) == 0 {
+	config, diffIDs := readDirImage(t, dir)
+	if len(diffIDs) == 0 {
 		t.Errorf("ocitar copy %s %s dir:%s: the config lists no DiffIDs", strings.Join(flags, " "), src, dir)
 	}
-	return craneImage{config: m.Config.Digest, diffIDs: config.RootFS.DiffIDs}
+	return craneImage{config: config, diffIDs: diffIDs}
 }
 
 // craneSameSet reports whether a and b hold the same strings, in any order.
