@@ -2,7 +2,6 @@ package archive
 
 import (
 	"fmt"
-	"hash"
 	"io"
 
 	digest "github.com/opencontainers/go-digest"
@@ -11,13 +10,11 @@ import (
 // verifiedReader passes a blob through and fails at EOF unless its digest and
 // size are the expected ones.
 type verifiedReader struct {
-	r        io.Reader
+	*hashingReader
 	closer   io.Closer
 	what     string
 	expected digest.Digest
 	size     int64 // -1 when unknown
-	hash     hash.Hash
-	n        int64
 	err      error
 }
 
@@ -26,21 +23,22 @@ func newVerifiedReader(r io.ReadCloser, what string, d digest.Digest, size int64
 		r.Close()
 		return nil, fmt.Errorf("%s: %w: unsupported digest algorithm %q", what, ErrDigestMismatch, d.Algorithm())
 	}
-	return &verifiedReader{r: r, closer: r, what: what, expected: d, size: size, hash: d.Algorithm().Hash()}, nil
+	return &verifiedReader{hashingReader: newHashingReader(r, d.Algorithm()), closer: r, what: what, expected: d, size: size}, nil
 }
 
 func (v *verifiedReader) Read(p []byte) (int, error) {
 	if v.err != nil {
 		return 0, v.err
 	}
-	n, err := v.r.Read(p)
-	v.hash.Write(p[:n])
-	v.n += int64(n)
+	n, err := v.hashingReader.Read(p)
 	switch {
 	case v.size >= 0 && v.n > v.size:
 		v.err = fmt.Errorf("%s: %w: more than the %d bytes declared", v.what, ErrSizeMismatch, v.size)
 	case err == io.EOF:
-		v.err = v.check()
+		v.err = io.EOF
+		if verr := v.verify(v.expected, v.size); verr != nil {
+			v.err = fmt.Errorf("%s: %w", v.what, verr)
+		}
 	case err != nil:
 		v.err = fmt.Errorf("%s: %w", v.what, err)
 	}
@@ -48,16 +46,6 @@ func (v *verifiedReader) Read(p []byte) (int, error) {
 		return n, v.err
 	}
 	return n, nil
-}
-
-func (v *verifiedReader) check() error {
-	if v.size >= 0 && v.n != v.size {
-		return fmt.Errorf("%s: %w: %d bytes, %d declared", v.what, ErrSizeMismatch, v.n, v.size)
-	}
-	if got := digest.NewDigest(v.expected.Algorithm(), v.hash); got != v.expected {
-		return fmt.Errorf("%s: %w: content is %s", v.what, ErrDigestMismatch, got)
-	}
-	return io.EOF
 }
 
 func (v *verifiedReader) Close() error {

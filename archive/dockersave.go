@@ -41,8 +41,8 @@ func (r *Reader) readDockerManifest() ([]dockerSaveItem, error) {
 		return nil, err
 	}
 	var items []dockerSaveItem
-	if err := json.Unmarshal(data, &items); err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, dockerManifestFile, err)
+	if err := decodeJSON(data, dockerManifestFile, &items); err != nil {
+		return nil, err
 	}
 	return items, nil
 }
@@ -125,8 +125,8 @@ func (r *Reader) readDockerConfig(name string) ([]byte, dockerConfig, error) {
 	if err != nil {
 		return nil, config, fmt.Errorf("config: %w", err)
 	}
-	if err := json.Unmarshal(data, &config); err != nil {
-		return nil, config, fmt.Errorf("%w: config %s: %w", ErrInvalidMetadata, name, err)
+	if err := decodeJSON(data, "config "+name, &config); err != nil {
+		return nil, config, err
 	}
 	return data, config, nil
 }

@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -82,8 +81,8 @@ func (r *Reader) Manifest(d digest.Digest) ([]byte, string, error) {
 	var probe struct {
 		MediaType string `json:"mediaType"`
 	}
-	if err := json.Unmarshal(data, &probe); err != nil {
-		return nil, "", fmt.Errorf("%s: %w: manifest %s: %w", r.name, ErrInvalidMetadata, d, err)
+	if err := decodeJSON(data, "manifest "+d.String(), &probe); err != nil {
+		return nil, "", fmt.Errorf("%s: %w", r.name, err)
 	}
 	return data, probe.MediaType, nil
 }

@@ -83,8 +83,8 @@ func (r *Reader) loadLayout() error {
 		return err
 	}
 	var index ocispec.Index
-	if err := json.Unmarshal(data, &index); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, indexFile, err)
+	if err := decodeJSON(data, indexFile, &index); err != nil {
+		return err
 	}
 	for i, d := range index.Manifests {
 		if _, ok := r.blobs[d.Digest]; !ok {
@@ -106,8 +106,8 @@ func (r *Reader) checkLayoutVersion() error {
 		return err
 	}
 	var layout ocispec.ImageLayout
-	if err := json.Unmarshal(data, &layout); err != nil {
-		return fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, ociLayoutFile, err)
+	if err := decodeJSON(data, ociLayoutFile, &layout); err != nil {
+		return err
 	}
 	if layout.Version != ocispec.ImageLayoutVersion {
 		return fmt.Errorf("%w: %s: layout version %q, only %q is known", ErrInvalidMetadata, ociLayoutFile, layout.Version, ocispec.ImageLayoutVersion)
@@ -171,8 +171,8 @@ func (r *Reader) walkIndex(d ocispec.Descriptor, t *tree) error {
 		return err
 	}
 	var index ocispec.Index
-	if err := json.Unmarshal(data, &index); err != nil {
-		return fmt.Errorf("%w: index %s: %w", ErrInvalidMetadata, d.Digest, err)
+	if err := decodeJSON(data, "index "+d.Digest.String(), &index); err != nil {
+		return err
 	}
 	t.types[d.Digest] = d.MediaType
 	t.depth++
@@ -191,8 +191,8 @@ func (r *Reader) walkManifest(d ocispec.Descriptor, t *tree) error {
 		return err
 	}
 	var m ocispec.Manifest
-	if err := json.Unmarshal(data, &m); err != nil {
-		return fmt.Errorf("%w: manifest %s: %w", ErrInvalidMetadata, d.Digest, err)
+	if err := decodeJSON(data, "manifest "+d.Digest.String(), &m); err != nil {
+		return err
 	}
 	t.types[d.Digest] = d.MediaType
 	c := content{config: m.Config.Digest}
@@ -228,8 +228,16 @@ func (r *Reader) platformOf(d ocispec.Descriptor, config ocispec.Descriptor) (*o
 		return nil, err
 	}
 	var c ocispec.Image
-	if err := json.Unmarshal(data, &c); err != nil {
-		return nil, fmt.Errorf("%w: config %s: %w", ErrInvalidMetadata, config.Digest, err)
+	if err := decodeJSON(data, "config "+config.Digest.String(), &c); err != nil {
+		return nil, err
 	}
 	return &c.Platform, nil
+}
+
+// decodeJSON parses the metadata file or blob what.
+func decodeJSON(data []byte, what string, v any) error {
+	if err := json.Unmarshal(data, v); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrInvalidMetadata, what, err)
+	}
+	return nil
 }

@@ -169,16 +169,25 @@ func (w *Writer) copyBlob(r *Reader, b ocispec.Descriptor) error {
 		}
 		return err
 	}
-	rc, size, err := r.OpenBlob(b.Digest)
+	_, err := w.CopyBlob(r, b.Digest)
 	if errors.Is(err, ErrMissingBlob) && len(b.URLs) > 0 {
 		return nil // a foreign layer, fetched from its URLs by whoever needs it
 	}
+	return err
+}
+
+// CopyBlob stores blob d of r, verified, unless this archive has it, and returns its size.
+func (w *Writer) CopyBlob(r *Reader, d digest.Digest) (int64, error) {
+	if size, ok := w.blobs[d]; ok {
+		return size, nil
+	}
+	rc, size, err := r.OpenBlob(d)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rc.Close()
-	_, _, err = w.PutBlob(rc, b.Digest, size)
-	return err
+	_, size, err = w.PutBlob(rc, d, size)
+	return size, err
 }
 
 // Close finishes the archive. It does not close the underlying writer.
@@ -254,8 +263,8 @@ func (w *Writer) dockerManifest() ([]dockerSaveItem, map[string]map[string]strin
 			continue
 		}
 		var m ocispec.Manifest
-		if err := json.Unmarshal(data, &m); err != nil {
-			return nil, nil, fmt.Errorf("%w: manifest %s: %w", ErrInvalidMetadata, img.desc.Digest, err)
+		if err := decodeJSON(data, "manifest "+img.desc.Digest.String(), &m); err != nil {
+			return nil, nil, err
 		}
 		if m.Config.MediaType != ocispec.MediaTypeImageConfig && m.Config.MediaType != mediaTypeDockerConfig {
 			continue
@@ -527,7 +536,7 @@ func (h *hashingReader) verify(d digest.Digest, size int64) error {
 		return fmt.Errorf("%w: blob has %d bytes, %d declared", ErrSizeMismatch, h.n, size)
 	}
 	if got := h.digest(); d != "" && got != d {
-		return fmt.Errorf("%w: blob %s has content %s", ErrDigestMismatch, d, got)
+		return fmt.Errorf("%w: blob %s: content is %s", ErrDigestMismatch, d, got)
 	}
 	return nil
 }

@@ -95,15 +95,11 @@ func (d *imageDestination) TryReusingBlob(ctx context.Context, info types.BlobIn
 	if d.a.old == nil {
 		return false, types.BlobInfo{}, nil
 	}
-	rc, size, err := d.a.old.OpenBlob(info.Digest)
+	size, err := d.a.w.CopyBlob(d.a.old, info.Digest)
 	if errors.Is(err, archive.ErrMissingBlob) {
 		return false, types.BlobInfo{}, nil
 	}
 	if err != nil {
-		return false, types.BlobInfo{}, err
-	}
-	defer rc.Close()
-	if _, _, err := d.a.w.PutBlob(rc, info.Digest, size); err != nil {
 		return false, types.BlobInfo{}, err
 	}
 	return true, types.BlobInfo{Digest: info.Digest, Size: size}, nil
