@@ -1,0 +1,75 @@
+package archive
+
+import (
+	"archive/tar"
+	"os"
+	"path"
+	"syscall"
+	"time"
+	"unsafe"
+)
+
+// atSymlinkNofollow is Linux's AT_SYMLINK_NOFOLLOW, which package syscall does not export.
+const atSymlinkNofollow = 0x100
+
+// mknod creates the fifo or device hdr describes at target.
+func mknod(root *os.Root, target string, hdr *tar.Header) error {
+	mode := uint32(entryMode(hdr).Perm())
+	switch hdr.Typeflag {
+	case tar.TypeChar:
+		mode |= syscall.S_IFCHR
+	case tar.TypeBlock:
+		mode |= syscall.S_IFBLK
+	case tar.TypeFifo:
+		mode |= syscall.S_IFIFO
+	}
+	dev := mkdev(hdr.Devmajor, hdr.Devminor)
+	return atParent(root, "mknod", target, func(dirfd int, base string) error {
+		return syscall.Mknodat(dirfd, base, mode, int(dev))
+	})
+}
+
+// mkdev encodes a device number as glibc's makedev does.
+func mkdev(major, minor int64) uint64 {
+	ma, mi := uint64(major), uint64(minor)
+	return ma&0xfff<<8 | ma&^0xfff<<32 | mi&0xff | mi&^0xff<<12
+}
+
+// lchtimes sets the times of target itself, not of what it links to.
+func lchtimes(root *os.Root, target string, atime, mtime time.Time) error {
+	ts := [2]syscall.Timespec{syscall.NsecToTimespec(atime.UnixNano()), syscall.NsecToTimespec(mtime.UnixNano())}
+	return atParent(root, "lchtimes", target, func(dirfd int, base string) error {
+		name, err := syscall.BytePtrFromString(base)
+		if err != nil {
+			return err
+		}
+		_, _, errno := syscall.Syscall6(syscall.SYS_UTIMENSAT, uintptr(dirfd), uintptr(unsafe.Pointer(name)),
+			uintptr(unsafe.Pointer(&ts[0])), atSymlinkNofollow, 0, 0)
+		if errno != 0 {
+			return errno
+		}
+		return nil
+	})
+}
+
+// atParent calls op with a descriptor of target's directory, opened through
+// root, and target's last component.
+func atParent(root *os.Root, op, target string, call func(dirfd int, base string) error) error {
+	dir, err := root.Open(path.Dir(target))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	conn, err := dir.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var callErr error
+	if err := conn.Control(func(fd uintptr) { callErr = call(int(fd), path.Base(target)) }); err != nil {
+		return err
+	}
+	if callErr != nil {
+		return &os.PathError{Op: op, Path: target, Err: callErr}
+	}
+	return nil
+}
