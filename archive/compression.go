@@ -70,3 +70,44 @@ func decompress(r io.Reader, c compression) (io.ReadCloser, error) {
 	}
 	return io.NopCloser(r), nil
 }
+
+// byteCounter counts the bytes read through it.
+type byteCounter struct {
+	r io.Reader
+	n int64
+}
+
+func (c *byteCounter) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// decompressBounded is decompress of r, failing once the output exceeds ratio
+// times the compressed bytes that compressed, a reader beneath r, has read.
+func decompressBounded(r io.Reader, c compression, compressed *byteCounter, ratio int64) (io.ReadCloser, error) {
+	stream, err := decompress(r, c)
+	if err != nil || c == uncompressed {
+		return stream, err
+	}
+	return &boundedReader{ReadCloser: stream, format: c, compressed: compressed, ratio: ratio}, nil
+}
+
+// boundedReader is a decompressed stream that stops a decompression bomb.
+type boundedReader struct {
+	io.ReadCloser
+	format     compression
+	compressed *byteCounter
+	ratio      int64
+	n          int64
+}
+
+func (b *boundedReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	b.n += int64(n)
+	if b.n/b.ratio > b.compressed.n {
+		return n, fmt.Errorf("%w: %s data expands to more than %d times its compressed size (%d bytes from %d), a decompression bomb? (limit: Options.MaxSpoolRatio, ocitar --max-decompression-ratio)",
+			ErrTooLarge, b.format, b.ratio, b.n, b.compressed.n)
+	}
+	return n, err
+}

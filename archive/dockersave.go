@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -57,7 +58,9 @@ func (r *Reader) loadDockerSave() error {
 	}
 	for i, it := range items {
 		if err := r.loadDockerSaveItem(it); err != nil {
-			return fmt.Errorf("%s image %d: %w", dockerManifestFile, i, err)
+			if err = fmt.Errorf("%s image %d: %w", dockerManifestFile, i, err); !r.opts.report(err) {
+				return err
+			}
 		}
 	}
 	return nil
@@ -134,19 +137,23 @@ func (r *Reader) readDockerConfig(name string) ([]byte, dockerConfig, error) {
 // legacyLayer locates a docker-save layer file. A layer stored compressed is
 // decompressed once here, to learn its size and check it against its DiffID.
 func (r *Reader) legacyLayer(name string, diffID digest.Digest) (blobSource, error) {
-	sec, err := r.section(name)
+	stored, size, err := r.files.open(name)
 	if err != nil {
 		return blobSource{}, fmt.Errorf("layer: %w", err)
 	}
-	c, err := detectCompressionAt(sec, 0, sec.Size())
-	if err != nil {
+	defer stored.Close()
+	compressed := &byteCounter{r: stored}
+	br := bufio.NewReader(compressed)
+	head, err := br.Peek(len(zstdMagic))
+	if err != nil && err != io.EOF {
 		return blobSource{}, fmt.Errorf("layer %s: %w", name, err)
 	}
-	src := blobSource{entry: name, decompress: c, size: sec.Size()}
+	c := detectCompression(head)
+	src := blobSource{entry: name, decompress: c, size: size}
 	if c == uncompressed {
 		return src, nil
 	}
-	stream, err := decompress(sec, c)
+	stream, err := decompressBounded(br, c, compressed, r.opts.maxSpoolRatio())
 	if err != nil {
 		return blobSource{}, fmt.Errorf("layer %s: %w", name, err)
 	}

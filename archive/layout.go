@@ -60,14 +60,14 @@ func (r *Reader) load() error {
 
 // registerLayoutBlobs makes every blobs/<algorithm>/<encoded> entry servable by its digest.
 func (r *Reader) registerLayoutBlobs() {
-	for _, name := range r.idx.order {
-		parts := strings.Split(name, "/")
+	for _, e := range r.files.entries() {
+		parts := strings.Split(e.Name, "/")
 		if len(parts) != 3 || parts[0] != blobsDir {
 			continue
 		}
 		d := digest.NewDigestFromEncoded(digest.Algorithm(parts[1]), parts[2])
 		if d.Validate() == nil {
-			r.blobs[d] = blobSource{entry: name, size: -1}
+			r.blobs[d] = blobSource{entry: e.Name, size: -1}
 		}
 	}
 }
@@ -87,16 +87,24 @@ func (r *Reader) loadLayout() error {
 		return err
 	}
 	for i, d := range index.Manifests {
-		if _, ok := r.blobs[d.Digest]; !ok {
-			return fmt.Errorf("%w: %s names %s (entry %d), which the archive lacks", ErrMissingBlob, indexFile, d.Digest, i)
+		if err := r.loadLayoutImage(d, i); err != nil && !r.opts.report(err) {
+			return err
 		}
-		img, err := r.describe(d, i)
-		if err != nil {
-			return fmt.Errorf("%s entry %d (%s): %w", indexFile, i, d.Digest, err)
-		}
-		img.Names = appendNames(img.Names, d.Annotations[ocispec.AnnotationRefName], d.Annotations[AnnotationContainerdImageName])
-		r.images = append(r.images, img)
 	}
+	return nil
+}
+
+// loadLayoutImage adds the image of entry i of index.json.
+func (r *Reader) loadLayoutImage(d ocispec.Descriptor, i int) error {
+	if _, ok := r.blobs[d.Digest]; !ok {
+		return fmt.Errorf("%w: %s names %s (entry %d), which the archive lacks", ErrMissingBlob, indexFile, d.Digest, i)
+	}
+	img, err := r.describe(d, i)
+	if err != nil {
+		return fmt.Errorf("%s entry %d (%s): %w", indexFile, i, d.Digest, err)
+	}
+	img.Names = appendNames(img.Names, d.Annotations[ocispec.AnnotationRefName], d.Annotations[AnnotationContainerdImageName])
+	r.images = append(r.images, img)
 	return nil
 }
 

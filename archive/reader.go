@@ -15,14 +15,56 @@ type Options struct {
 	// TempDir holds the spool file of a compressed or non-seekable input;
 	// empty means os.TempDir() (TMPDIR).
 	TempDir string
+	// MaxEntries caps the number of tar entries; 0 means DefaultMaxEntries.
+	MaxEntries int
+	// MaxSpoolRatio caps how many times its compressed size a compressed
+	// archive, or a compressed docker-save layer, may expand to; 0 means
+	// DefaultMaxSpoolRatio.
+	MaxSpoolRatio int64
+
+	problems *[]error // set by Verify: report problems and go on where possible
+}
+
+// Defaults of Options. DefaultMaxEntries is far above the 2,000 blobs of the
+// benchmarks' 200-image archive, while keeping the index of a hostile archive
+// to tens of MiB. DefaultMaxSpoolRatio is ten times the ratio of a tar of
+// uncompressed layers: image tars compress 2-10x, as their layers are mostly
+// compressed already, while a gzip bomb expands about 1000x and a zstd bomb far more.
+const (
+	DefaultMaxEntries    = 100_000
+	DefaultMaxSpoolRatio = 100
+)
+
+func (o Options) maxEntries() int {
+	if o.MaxEntries <= 0 {
+		return DefaultMaxEntries
+	}
+	return o.MaxEntries
+}
+
+func (o Options) maxSpoolRatio() int64 {
+	if o.MaxSpoolRatio <= 0 {
+		return DefaultMaxSpoolRatio
+	}
+	return o.MaxSpoolRatio
+}
+
+// report records err as a problem when verifying and says so; otherwise the
+// caller stops at err.
+func (o Options) report(err error) bool {
+	if o.problems == nil {
+		return false
+	}
+	*o.problems = append(*o.problems, err)
+	return true
 }
 
 // Reader reads the images of one tar archive in place.
 // It is safe for concurrent use once opened.
 type Reader struct {
+	opts      Options
 	name      string
-	ra        io.ReaderAt
-	idx       *tarIndex
+	files     layoutFiles
 	indexRead int64
 	closers   []func() error
 
@@ -75,7 +117,7 @@ func openFile(f *os.File, name string, opts Options) (*Reader, error) {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		if c == uncompressed {
-			return newNamedReader(f, st.Size(), name)
+			return newNamedReader(f, st.Size(), name, opts)
 		}
 	}
 	return spool(f, name, opts)
@@ -89,16 +131,26 @@ func OpenStream(r io.Reader, name string, opts Options) (*Reader, error) {
 
 // NewReader opens the uncompressed tar archive held by ra.
 func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
-	return newNamedReader(ra, size, "archive")
+	return newNamedReader(ra, size, "archive", Options{})
 }
 
-func newNamedReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
-	idx, n, err := indexTar(ra, size)
+func newNamedReader(ra io.ReaderAt, size int64, name string, opts Options) (*Reader, error) {
+	idx, n, err := indexTar(ra, size, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	r, err := newFilesReader(tarFiles{idx: idx, ra: ra}, name, opts)
+	if err != nil {
+		return nil, err
+	}
+	r.indexRead = n
+	return r, nil
+}
+
+// newFilesReader reads the image layout that files hold.
+func newFilesReader(files layoutFiles, name string, opts Options) (*Reader, error) {
 	r := &Reader{
-		name: name, ra: ra, idx: idx, indexRead: n,
+		opts: opts, name: name, files: files,
 		blobs: map[digest.Digest]blobSource{}, synthetic: map[digest.Digest][]byte{},
 		types: map[digest.Digest]string{},
 	}
@@ -109,9 +161,10 @@ func newNamedReader(ra io.ReaderAt, size int64, name string) (*Reader, error) {
 }
 
 func spool(src io.Reader, name string, opts Options) (*Reader, error) {
-	br := bufio.NewReaderSize(src, 1<<20)
+	compressed := &byteCounter{r: src}
+	br := bufio.NewReaderSize(compressed, 1<<20)
 	head, _ := br.Peek(len(zstdMagic))
-	stream, err := decompress(br, detectCompression(head))
+	stream, err := decompressBounded(br, detectCompression(head), compressed, opts.maxSpoolRatio())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -129,7 +182,7 @@ func spool(src io.Reader, name string, opts Options) (*Reader, error) {
 		cleanup()
 		return nil, fmt.Errorf("%s: spooling to %s: %w", name, tmp.Name(), err)
 	}
-	r, err := newNamedReader(tmp, size, name)
+	r, err := newNamedReader(tmp, size, name, opts)
 	if err != nil {
 		cleanup()
 		return nil, err
@@ -158,11 +211,7 @@ func (r *Reader) IndexBytesRead() int64 { return r.indexRead }
 
 // Entries lists the entries of the archive in archive order.
 func (r *Reader) Entries() []Entry {
-	out := make([]Entry, 0, len(r.idx.order))
-	for _, n := range r.idx.order {
-		out = append(out, *r.idx.entries[n])
-	}
-	return out
+	return r.files.entries()
 }
 
 // Images lists the images of the archive in the order the archive gives them.
@@ -172,32 +221,11 @@ func (r *Reader) Images() []Image {
 
 // readFile reads a whole metadata file, following links, refusing more than limit bytes.
 func (r *Reader) readFile(name string, limit int64) ([]byte, error) {
-	e, err := r.idx.resolve(name)
-	if err != nil {
-		return nil, err
-	}
-	if e.Size > limit {
-		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrTooLarge, name, e.Size, limit)
-	}
-	buf := make([]byte, e.Size)
-	if _, err := r.ra.ReadAt(buf, e.Offset); err != nil && !(err == io.EOF && len(buf) == 0) {
-		return nil, fmt.Errorf("reading %s: %w", name, err)
-	}
-	return buf, nil
-}
-
-// section returns the stored bytes of a resolved entry.
-func (r *Reader) section(name string) (*io.SectionReader, error) {
-	e, err := r.idx.resolve(name)
-	if err != nil {
-		return nil, err
-	}
-	return io.NewSectionReader(r.ra, e.Offset, e.Size), nil
+	return r.files.readFile(name, limit)
 }
 
 func (r *Reader) hasEntry(name string) bool {
-	_, ok := r.idx.entries[name]
-	return ok
+	return r.files.has(name)
 }
 
 // OpenBlob returns the content of the blob d and its size. Reading it to EOF
@@ -223,25 +251,29 @@ func (r *Reader) openBlob(d digest.Digest) (io.ReadCloser, int64, string, error)
 	if !ok {
 		return nil, 0, "", fmt.Errorf("%w: %s", ErrMissingBlob, d)
 	}
-	sec, err := r.section(src.entry)
+	stored, size, err := r.files.open(src.entry)
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("blob %s: %w", d, err)
 	}
-	size := src.size
 	if src.decompress == uncompressed {
-		size = sec.Size()
+		return stored, size, src.entry, nil
 	}
-	stream, err := decompress(sec, src.decompress)
+	stream, err := decompress(stored, src.decompress)
 	if err != nil {
+		stored.Close()
 		return nil, 0, "", fmt.Errorf("%s: %w", src.entry, err)
 	}
-	return stream, size, src.entry, nil
+	return stackedCloser{ReadCloser: stream, under: stored}, src.size, src.entry, nil
 }
 
-// BlobSection gives random access to the stored bytes of blob d, unverified.
-// Blobs that are decompressed on the fly (compressed legacy docker-save layers)
-// have no section.
+// BlobSection gives random access to the stored bytes of blob d of a tar
+// archive, unverified. Blobs that are decompressed on the fly (compressed
+// legacy docker-save layers) and those of a directory have no section.
 func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
+	tar, isTar := r.files.(tarFiles)
+	if !isTar {
+		return nil, fmt.Errorf("%s: blob %s: not a tar archive; open it with OpenBlob", r.name, d)
+	}
 	src, ok := r.blobs[d]
 	if !ok {
 		return nil, fmt.Errorf("%s: %w: %s", r.name, ErrMissingBlob, d)
@@ -249,7 +281,7 @@ func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
 	if src.decompress != uncompressed {
 		return nil, fmt.Errorf("%s: blob %s is stored %s in %s; open it with OpenBlob", r.name, d, src.decompress, src.entry)
 	}
-	sec, err := r.section(src.entry)
+	sec, err := tar.section(src.entry)
 	if err != nil {
 		return nil, fmt.Errorf("%s: blob %s: %w", r.name, d, err)
 	}

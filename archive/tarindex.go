@@ -23,8 +23,9 @@ type Entry struct {
 
 // tarIndex maps every entry name of a tar to its location.
 type tarIndex struct {
-	entries map[string]*Entry
-	order   []string // names in the order they first appear
+	entries    map[string]*Entry
+	order      []string        // names in the order they first appear
+	duplicates map[string]bool // names of more than one entry that is not a directory
 }
 
 // countingReader is an io.ReadSeeker over an io.ReaderAt that counts the bytes it reads.
@@ -42,13 +43,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 }
 
 // indexTar reads the tar headers of ra once and returns the index and the number of
-// bytes read from ra.
-func indexTar(ra io.ReaderAt, size int64) (*tarIndex, int64, error) {
+// bytes read from ra. A bad entry stops it, unless opts reports it and goes on.
+func indexTar(ra io.ReaderAt, size int64, opts Options) (*tarIndex, int64, error) {
 	cr := &countingReader{SectionReader: io.NewSectionReader(ra, 0, size)}
 	tr := tar.NewReader(cr)
-	idx := &tarIndex{entries: map[string]*Entry{}}
+	idx := &tarIndex{entries: map[string]*Entry{}, duplicates: map[string]bool{}}
 	var end int64 // where the last entry's data blocks end
-	for {
+	for count := 1; ; count++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -56,19 +57,19 @@ func indexTar(ra io.ReaderAt, size int64) (*tarIndex, int64, error) {
 		if err != nil {
 			return nil, cr.n, fmt.Errorf("%w: %w", ErrNotArchive, err)
 		}
+		if count > opts.maxEntries() {
+			return nil, cr.n, fmt.Errorf("%w: more than %d tar entries (limit: Options.MaxEntries)", ErrTooLarge, opts.maxEntries())
+		}
 		offset, err := cr.Seek(0, io.SeekCurrent)
 		if err != nil {
 			return nil, cr.n, err
 		}
+		if physicalSize(hdr) > size-offset {
+			return nil, cr.n, fmt.Errorf("%w: truncated: entry %q declares %d bytes, %d remain in the file", ErrNotArchive, hdr.Name, physicalSize(hdr), size-offset)
+		}
 		end = offset + blocks(physicalSize(hdr))
-		e, err := newEntry(hdr, offset)
-		if err != nil {
-			return nil, cr.n, err
-		}
-		if e == nil {
-			continue
-		}
-		if err := idx.add(e); err != nil {
+		// An ambiguous index.json or manifest.json leaves nothing to verify.
+		if err := idx.addHeader(hdr, offset); err != nil && (errors.Is(err, ErrAmbiguousEntry) || !opts.report(err)) {
 			return nil, cr.n, err
 		}
 	}
@@ -97,6 +98,15 @@ func physicalSize(hdr *tar.Header) int64 {
 		return 0
 	}
 	return max(hdr.Size, 0)
+}
+
+// addHeader indexes the entry of one header, if it carries anything to index.
+func (idx *tarIndex) addHeader(hdr *tar.Header, offset int64) error {
+	e, err := newEntry(hdr, offset)
+	if err != nil || e == nil {
+		return err
+	}
+	return idx.add(e)
 }
 
 // newEntry checks one header; it returns nil for entries that carry nothing to index.
@@ -148,12 +158,18 @@ func cleanName(raw string) (string, error) {
 	return name, nil
 }
 
-// add records e; a later entry of the same name replaces an earlier one, as when
-// the tar is extracted, except for the files that describe the archive, whose
-// duplicates would be read differently by different tools.
+// add records e under its cleaned name; a later entry of the same name
+// replaces an earlier one, as when the tar is extracted. That is safe only for
+// what is read verified against a digest (blobs, docker-save layers): the
+// files that describe the archive are refused here, and readFile refuses every
+// other duplicate it reads unverified (docker-save configs), as different tools
+// would read different copies.
 func (idx *tarIndex) add(e *Entry) error {
 	if old, ok := idx.entries[e.Name]; ok {
-		if isMetadataName(e.Name) && old.Type != tar.TypeDir {
+		if old.Type != tar.TypeDir && e.Type != tar.TypeDir {
+			idx.duplicates[e.Name] = true
+		}
+		if isMetadataName(e.Name) && idx.duplicates[e.Name] {
 			return fmt.Errorf("%w: %q appears twice", ErrAmbiguousEntry, e.Name)
 		}
 	} else {

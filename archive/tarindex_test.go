@@ -332,7 +332,7 @@ func TestIndexTarMatchesSequentialRead(t *testing.T) {
 			v := newVirtualTar(t)
 			tt.build(v)
 			ra := v.finish()
-			idx, _, err := indexTar(ra, ra.Size())
+			idx, _, err := indexTar(ra, ra.Size(), Options{})
 			if err != nil {
 				t.Fatalf("indexTar: %v", err)
 			}
@@ -418,7 +418,7 @@ func TestTarIndexResolve(t *testing.T) {
 	v.entry(&tar.Header{Name: "dev/null", Typeflag: tar.TypeChar, Devmajor: 1, Devminor: 3}, "")
 	v.symlink("to-char", "dev/null")
 	ra := v.finish()
-	idx, _, err := indexTar(ra, ra.Size())
+	idx, _, err := indexTar(ra, ra.Size(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -559,7 +559,7 @@ func TestIndexTarRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			data := tt.tar(newVirtualTar(t))
 			ra := bytes.NewReader(data)
-			idx, _, err := indexTar(ra, int64(len(data)))
+			idx, _, err := indexTar(ra, int64(len(data)), Options{})
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) {
 					t.Fatalf("indexTar: %v, want %v", err, tt.err)
@@ -594,7 +594,7 @@ func TestIndexTarReadsOnlyHeaders(t *testing.T) {
 		t.Fatalf("the archive is only %d bytes", ra.Size())
 	}
 	counter := &countingReaderAt{ra: ra}
-	idx, n, err := indexTar(counter, ra.Size())
+	idx, n, err := indexTar(counter, ra.Size(), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

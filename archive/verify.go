@@ -1,0 +1,74 @@
+package archive
+
+import (
+	"fmt"
+	"io"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Report is what Verify found in an archive.
+type Report struct {
+	Images   int     // images listed and walked
+	Blobs    int     // distinct blobs they reference, each read whole
+	Problems []error // every problem found, each naming the archive; none when the archive is sound
+}
+
+// Verify checks the archive at path ("-" for standard input): its tar
+// structure, every reference from index.json and manifest.json to manifests,
+// configs and layers, and the digest and size of every blob referenced. Unlike
+// Open, it reports every problem it finds rather than the first: a bad entry
+// or image is recorded and the rest is still checked. Problems that leave
+// nothing to walk (a tar that cannot be indexed, an unreadable index.json) end
+// the check.
+func Verify(path string, opts Options) Report {
+	var problems []error
+	opts.problems = &problems
+	r, err := Open(path, opts)
+	if err != nil {
+		return Report{Problems: append(nameProblems(path, problems), err)}
+	}
+	defer r.Close()
+	rep := Report{Images: len(r.images), Problems: nameProblems(r.name, problems)}
+	seen := map[digest.Digest]bool{}
+	for _, img := range r.images {
+		for _, b := range img.blobs {
+			if seen[b.Digest] {
+				continue
+			}
+			seen[b.Digest] = true
+			rep.Blobs++
+			if err := r.verifyBlob(b.Digest, b.Size); err != nil {
+				rep.Problems = append(rep.Problems, err)
+			}
+		}
+	}
+	return rep
+}
+
+// nameProblems prefixes problems found while opening with the archive's name,
+// as the errors Open returns are.
+func nameProblems(path string, problems []error) []error {
+	if path == "-" {
+		path = "stdin"
+	}
+	named := make([]error, len(problems))
+	for i, err := range problems {
+		named[i] = fmt.Errorf("%s: %w", path, err)
+	}
+	return named
+}
+
+// verifyBlob reads blob d whole, checking its digest and its declared size.
+func (r *Reader) verifyBlob(d digest.Digest, declared int64) error {
+	rc, size, err := r.OpenBlob(d)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	if size != declared {
+		return fmt.Errorf("%s: blob %s: %w: %d bytes stored, %d declared", r.name, d, ErrSizeMismatch, size, declared)
+	}
+	_, err = io.Copy(io.Discard, rc)
+	return err
+}
