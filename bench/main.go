@@ -1,0 +1,119 @@
+// Command bench measures ocitar side by side with oci-archive:, docker-archive:
+// and cp on a generated corpus, and writes the Markdown report RESULTS.md:
+//
+//	go run ./bench [-size MiB] [-runs N] [-out FILE] [-work DIR]
+//	go run ./bench -smoke -out out/bench-smoke/RESULTS.md
+//
+// make bench and make bench-smoke run it. See bench/NOTES.md for what the
+// report's sections measure and for the before/after of the speed work.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// config is what one run of the harness measures.
+type config struct {
+	ocitar    string
+	work      string
+	out       string
+	size      int64   // of the main image
+	scaleSize int64   // of the image recompressed with one core and two
+	memSizes  []int64 // of the images of the memory series
+	many      int     // images of the many-image archive
+	runs      int
+	benchtime string // for go test -bench; "" is go's default
+	smoke     bool
+}
+
+func main() {
+	c := config{many: 200}
+	var memSizes string
+	var size, scaleSize int64
+	flag.StringVar(&c.ocitar, "ocitar", "bin/ocitar", "the ocitar binary to measure")
+	flag.StringVar(&c.work, "work", "bench/work", "`DIR` for the corpus and the outputs")
+	flag.StringVar(&c.out, "out", "bench/RESULTS.md", "`FILE` to write the report to")
+	flag.Int64Var(&size, "size", 1024, "`MiB` of layer data in the main image")
+	flag.Int64Var(&scaleSize, "scale-size", 256, "`MiB` of the image recompressed with GOMAXPROCS=1 and 2")
+	flag.StringVar(&memSizes, "mem-sizes", "128,1024,4096", "`MiB` of each image of the memory series, comma-separated")
+	flag.IntVar(&c.runs, "runs", 3, "runs of each command")
+	flag.BoolVar(&c.smoke, "smoke", false, "a tiny corpus, one run: checks that every command works")
+	flag.Parse()
+	if c.smoke {
+		size, scaleSize, memSizes, c.runs, c.benchtime = 16, 16, "8,32", 1, "1x"
+	}
+	c.size, c.scaleSize = size<<20, scaleSize<<20
+	for _, s := range strings.Split(memSizes, ",") {
+		mib, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			fail(fmt.Errorf("-mem-sizes: %q is not a number of MiB", s))
+		}
+		c.memSizes = append(c.memSizes, mib<<20)
+	}
+	if err := benchmark(c); err != nil {
+		fail(err)
+	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+// benchmark prepares the corpus, measures every group and writes the report.
+func benchmark(c config) error {
+	var err error
+	if c.ocitar, err = filepath.Abs(c.ocitar); err != nil {
+		return err
+	}
+	if c.work, err = filepath.Abs(c.work); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.work, 0o755); err != nil {
+		return err
+	}
+	corpus, err := prepare(c)
+	if err != nil {
+		return fmt.Errorf("preparing the corpus: %w", err)
+	}
+	probe, err := newTmpDir(c.work, os.Geteuid() == 0)
+	if err != nil {
+		return err
+	}
+	method, mount := probe.method(), probe.mounted
+	if err := probe.remove(); err != nil {
+		return err
+	}
+	var results []groupResult
+	for _, g := range groups(c, corpus) {
+		logf("measuring %s", g.title)
+		r, err := measureGroup(g, c.runs, c.work, mount)
+		if err != nil {
+			return fmt.Errorf("%s: %w", g.title, err)
+		}
+		results = append(results, r)
+	}
+	logf("running the Go benchmarks of archive/")
+	goBench, err := runGoBench(c.benchtime)
+	if err != nil {
+		return err
+	}
+	report := buildReport(c, corpus, results, goBench, method)
+	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.out, []byte(report), 0o644); err != nil {
+		return err
+	}
+	logf("wrote %s", c.out)
+	return nil
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+format+"\n", args...)
+}
