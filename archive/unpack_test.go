@@ -1,0 +1,288 @@
+package archive
+
+import (
+	"archive/tar"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// describeTree describes every path under root: type, mode, a regular file's
+// content and link count, a symlink's target.
+func describeTree(t *testing.T, root string) map[string]string {
+	t.Helper()
+	tree := map[string]string{}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || p == root {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		desc := info.Mode().String()
+		switch {
+		case info.Mode().IsRegular():
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			desc += fmt.Sprintf(" %q", data)
+			if n := info.Sys().(*syscall.Stat_t).Nlink; n > 1 {
+				desc += fmt.Sprintf(" links=%d", n)
+			}
+		case info.Mode()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			desc += " -> " + target
+		}
+		tree[filepath.ToSlash(rel)] = desc
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tree
+}
+
+// unpackLayers stores each layer gzip-compressed and unpacks them into dir.
+func unpackLayers(t *testing.T, dir string, layers ...[]layerEntry) error {
+	t.Helper()
+	blobs := memBlobs{}
+	var descs []ocispec.Descriptor
+	for _, entries := range layers {
+		descs = append(descs, blobs.add(t, gzipCompressed, layerTar(t, entries...)))
+	}
+	return Unpack(context.Background(), blobs, descs, dir, UnpackOptions{})
+}
+
+func TestUnpack(t *testing.T) {
+	type layers = [][]layerEntry
+	fifo := layerEntry{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "run/fifo", Mode: 0o600, ModTime: entryTime}}
+	tests := []struct {
+		name   string
+		layers layers
+		want   map[string]string
+	}{
+		{"types and modes", layers{{
+			dirEntry("bin/", 0o755), regEntry("bin/suid", 0o4755, "s"), linkEntry("bin/again", "bin/suid"),
+			dirEntry("etc/", 0o750), regEntry("etc/secret", 0o600, "x"), symlinkEntry("etc/link", "secret"),
+			dirEntry("tmp/", 0o1777), dirEntry("run/", 0o755), fifo,
+			regEntry("./dot/slash", 0o644, "parents made"),
+		}}, map[string]string{
+			"bin": "drwxr-xr-x", "bin/suid": `urwxr-xr-x "s" links=2`, "bin/again": `urwxr-xr-x "s" links=2`,
+			"etc": "drwxr-x---", "etc/secret": `-rw------- "x"`, "etc/link": "Lrwxrwxrwx -> secret",
+			"tmp": "dtrwxrwxrwx", "run": "drwxr-xr-x", "run/fifo": "prw-------",
+			"dot": "drwxr-xr-x", "dot/slash": `-rw-r--r-- "parents made"`,
+		}},
+		{"upper layer replaces files", layers{
+			{regEntry("a", 0o644, "lower"), dirEntry("d/", 0o755), regEntry("d/f", 0o644, "f"), regEntry("s", 0o644, "file")},
+			{regEntry("a", 0o600, "upper"), regEntry("d", 0o644, "now a file"), symlinkEntry("s", "a")},
+		}, map[string]string{"a": `-rw------- "upper"`, "d": `-rw-r--r-- "now a file"`, "s": "Lrwxrwxrwx -> a"}},
+		{"whiteouts delete lower files and directories", layers{
+			{regEntry("a", 0o644, "a"), regEntry("b", 0o644, "b"), dirEntry("d/", 0o755), regEntry("d/f", 0o644, "f"), symlinkEntry("l", "a")},
+			{whiteoutEntry(".wh.a"), whiteoutEntry(".wh.d"), whiteoutEntry(".wh.l"), whiteoutEntry(".wh.absent")},
+		}, map[string]string{"b": `-rw-r--r-- "b"`}},
+		{"whiteout spares its own layer", layers{
+			{regEntry("a", 0o644, "lower")},
+			{regEntry("a", 0o644, "upper"), whiteoutEntry(".wh.a")},
+		}, map[string]string{"a": `-rw-r--r-- "upper"`}},
+		{"opaque directory", layers{
+			{dirEntry("d/", 0o755), regEntry("d/old", 0o644, "o"), dirEntry("d/sub/", 0o755), regEntry("d/sub/old", 0o644, "o"), regEntry("keep", 0o644, "k")},
+			{dirEntry("d/", 0o700), dirEntry("d/sub/", 0o755), regEntry("d/sub/new", 0o644, "n"), whiteoutEntry("d/.wh..wh..opq"), regEntry("d/z", 0o644, "z")},
+		}, map[string]string{
+			"d": "drwx------", "d/sub": "drwxr-xr-x", "d/sub/new": `-rw-r--r-- "n"`, "d/z": `-rw-r--r-- "z"`, "keep": `-rw-r--r-- "k"`,
+		}},
+		{"AUFS metadata ignored", layers{{regEntry(".wh..wh.plnk", 0o644, ""), regEntry("a", 0o644, "a")}},
+			map[string]string{"a": `-rw-r--r-- "a"`}},
+		{"symlink to / leads to the root", layers{
+			{symlinkEntry("up", "/")},
+			{regEntry("up/etc/x", 0o644, "inside")},
+		}, map[string]string{"up": "Lrwxrwxrwx -> /", "etc": "drwxr-xr-x", "etc/x": `-rw-r--r-- "inside"`}},
+		{"symlink climbing out leads to the root", layers{{
+			dirEntry("a/", 0o755), symlinkEntry("a/up", "../../../.."), regEntry("a/up/x", 0o644, "inside"),
+		}}, map[string]string{"a": "drwxr-xr-x", "a/up": "Lrwxrwxrwx -> ../../../..", "x": `-rw-r--r-- "inside"`}},
+		{"hard link through a symlinked directory", layers{{
+			dirEntry("real/", 0o755), regEntry("real/f", 0o644, "f"), symlinkEntry("alias", "/real"), linkEntry("g", "alias/f"),
+		}}, map[string]string{"real": "drwxr-xr-x", "real/f": `-rw-r--r-- "f" links=2`, "alias": "Lrwxrwxrwx -> /real", "g": `-rw-r--r-- "f" links=2`}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "rootfs")
+			if err := unpackLayers(t, dir, tt.layers...); err != nil {
+				t.Fatal(err)
+			}
+			got := describeTree(t, dir)
+			for _, p := range slices.Sorted(maps.Keys(got)) {
+				if got[p] != tt.want[p] {
+					t.Errorf("%s: %s, want %s", p, got[p], tt.want[p])
+				}
+			}
+			for _, p := range slices.Sorted(maps.Keys(tt.want)) {
+				if _, ok := got[p]; !ok {
+					t.Errorf("%s is missing, want %s", p, tt.want[p])
+				}
+			}
+			if names := dirNames(t, parent); !slices.Equal(names, []string{"rootfs"}) {
+				t.Errorf("%s holds %q, want only rootfs", parent, names)
+			}
+		})
+	}
+}
+
+func TestUnpackRefuses(t *testing.T) {
+	type layers = [][]layerEntry
+	tests := []struct {
+		name   string
+		layers layers
+		want   error
+		entry  string // named in the error with its layer, layer 2 of 2
+	}{
+		{"parent name", layers{{}, {regEntry("../x", 0o644, "")}}, ErrUnsafeEntry, "../x"},
+		{"parent name inside", layers{{}, {regEntry("a/../../x", 0o644, "")}}, ErrUnsafeEntry, "a/../../x"},
+		{"absolute name", layers{{}, {regEntry("/etc/x", 0o644, "")}}, ErrUnsafeEntry, "/etc/x"},
+		{"hard link to outside", layers{{}, {linkEntry("h", "../outside")}}, ErrUnsafeEntry, "h"},
+		{"hard link to absolute", layers{{}, {linkEntry("h", "/etc/passwd")}}, ErrUnsafeEntry, "h"},
+		{"whiteout of the parent", layers{{dirEntry("d/", 0o755)}, {whiteoutEntry("d/.wh..")}}, ErrUnsafeEntry, "d/.wh.."},
+		{"root replaced", layers{{}, {symlinkEntry("./", "/")}}, ErrUnsafeEntry, "./"},
+		{"symlink loop", layers{{symlinkEntry("a", "b"), symlinkEntry("b", "a")}, {regEntry("a/x", 0o644, "")}}, ErrBadLink, "a/x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			err := unpackLayers(t, filepath.Join(parent, "rootfs"), tt.layers...)
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+			if msg := err.Error(); !strings.Contains(msg, "layer 2 of 2") || !strings.Contains(msg, fmt.Sprintf("%q", tt.entry)) {
+				t.Errorf("error %q does not name layer 2 of 2 and entry %q", msg, tt.entry)
+			}
+			if names := dirNames(t, parent); len(names) != 0 {
+				t.Errorf("%s holds %q after the failure, want nothing", parent, names)
+			}
+		})
+	}
+}
+
+func TestUnpackDiffIDs(t *testing.T) {
+	layer := layerTar(t, regEntry("a", 0o644, "a"))
+	blobs := memBlobs{}
+	descs := []ocispec.Descriptor{blobs.add(t, zstdCompressed, layer)}
+	tests := []struct {
+		name    string
+		diffIDs []digest.Digest
+		want    error
+	}{
+		{"none given", nil, nil},
+		{"matching", []digest.Digest{digest.FromBytes(layer)}, nil},
+		{"mismatch", []digest.Digest{digest.FromString("other")}, ErrDigestMismatch},
+		{"too few", []digest.Digest{}, ErrInvalidMetadata},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			err := Unpack(context.Background(), blobs, descs, filepath.Join(parent, "rootfs"), UnpackOptions{DiffIDs: tt.diffIDs})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+			want := []string{"rootfs"}
+			if tt.want != nil {
+				want = nil
+			}
+			if names := dirNames(t, parent); !slices.Equal(names, want) {
+				t.Errorf("%s holds %q, want %q", parent, names, want)
+			}
+		})
+	}
+}
+
+func TestUnpackDestination(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(t *testing.T, dir string) // makes what is at dir before
+		want    string                         // in the error; "" for success
+	}{
+		{"absent", func(*testing.T, string) {}, ""},
+		{"empty directory", func(t *testing.T, dir string) { mkdir(t, dir) }, ""},
+		{"directory not empty", func(t *testing.T, dir string) { mkdir(t, filepath.Join(dir, "x")) }, "not empty"},
+		{"a file", func(t *testing.T, dir string) { mkfile(t, dir) }, "not a directory"},
+		{"parent is a file", func(t *testing.T, dir string) { mkfile(t, filepath.Dir(dir)) }, "not a directory"},
+		{"parent absent", func(t *testing.T, dir string) { os.Remove(filepath.Dir(dir)) }, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "parent", "rootfs")
+			mkdir(t, filepath.Dir(dir))
+			tt.prepare(t, dir)
+			err := unpackLayers(t, dir, []layerEntry{regEntry("a", 0o644, "a")})
+			if tt.want == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := describeTree(t, dir)["a"]; got != `-rw-r--r-- "a"` {
+					t.Errorf("a is %s", got)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("error %v, want one naming %s and saying %q", err, dir, tt.want)
+			}
+		})
+	}
+}
+
+func mkdir(t *testing.T, dir string) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mkfile(t *testing.T, path string) {
+	t.Helper()
+	os.Remove(path)
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestUnpackTimes(t *testing.T) {
+	dirTime := time.Date(2020, 5, 6, 7, 8, 9, 0, time.UTC)
+	d := dirEntry("d/", 0o555)
+	d.hdr.ModTime = dirTime
+	dir := filepath.Join(t.TempDir(), "rootfs")
+	err := unpackLayers(t, dir,
+		[]layerEntry{d, regEntry("d/f", 0o444, "f"), symlinkEntry("d/l", "f")},
+		[]layerEntry{regEntry("d/g", 0o644, "added into a read-only directory")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		path string
+		want time.Time
+	}{{"d", dirTime}, {"d/f", entryTime}, {"d/l", entryTime}, {"d/g", entryTime}} {
+		fi, err := os.Lstat(filepath.Join(dir, tt.path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fi.ModTime().Equal(tt.want) {
+			t.Errorf("%s: modified %v, want %v", tt.path, fi.ModTime().UTC(), tt.want)
+		}
+	}
+}
