@@ -151,11 +151,7 @@ func (w *Writer) CopyImage(r *Reader, img Image) error {
 			return fmt.Errorf("copying image %s: %w", img, err)
 		}
 	}
-	desc := img.Descriptor
-	if len(desc.Annotations) == 0 && len(img.repoTags) > 0 {
-		desc.Annotations = NameAnnotations(img.repoTags[0])
-	}
-	return w.AddImage(desc, img.dockerTags())
+	return w.AddImage(img.indexDescriptor(), img.dockerTags())
 }
 
 func (w *Writer) copyBlob(r *Reader, b ocispec.Descriptor) error {

@@ -1,0 +1,171 @@
+package archive
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Resolved is an image resolved to the manifest of one platform.
+type Resolved struct {
+	Image      Image              // the image the selector picked: a manifest or an index
+	Descriptor ocispec.Descriptor // of the manifest for the platform
+	Manifest   ocispec.Manifest   // its config descriptor and layer descriptors, base layer first
+	Config     ocispec.Image      // the parsed config
+}
+
+// Resolve picks the image sel selects and, in an index, the manifest for
+// platform; nil means the platform this program runs on. A platform matches on
+// OS, architecture and variant, an absent variant standing for the default of
+// the architecture (arm64: v8, arm: v7, amd64: v1). A single manifest is
+// checked against platform when one is given.
+func (r *Reader) Resolve(sel Selector, platform *ocispec.Platform) (Resolved, error) {
+	img, err := r.Select(sel)
+	if err != nil {
+		return Resolved{}, err
+	}
+	want, pinned := platformOrHost(platform)
+	var found []platformManifest
+	if err := r.platformManifests(img.Descriptor, 0, &found); err != nil {
+		return Resolved{}, fmt.Errorf("%s: image %s: %w", r.name, img, err)
+	}
+	single := isManifest(img.Descriptor.MediaType) && !pinned
+	for _, pm := range found {
+		if single || PlatformMatches(want, pm.platform) {
+			return r.resolved(img, pm)
+		}
+	}
+	return Resolved{}, fmt.Errorf("%s: image %s: %w platform %s; it holds %s", r.name, img, ErrNoMatch, PlatformString(want), listPlatforms(platformsOf(found)))
+}
+
+// platformManifest is a manifest of an image and the platform it runs on.
+type platformManifest struct {
+	desc     ocispec.Descriptor
+	manifest ocispec.Manifest
+	platform ocispec.Platform
+}
+
+// platformManifests appends the manifests that d is or lists, nested indexes
+// included, leaving out the members the archive lacks.
+func (r *Reader) platformManifests(d ocispec.Descriptor, depth int, out *[]platformManifest) error {
+	switch {
+	case !r.holds(d):
+		return nil
+	case isIndex(d.MediaType):
+		if depth >= maxIndexDepth {
+			return fmt.Errorf("%w: indexes nested deeper than %d", ErrInvalidMetadata, maxIndexDepth)
+		}
+		var index ocispec.Index
+		if err := r.readJSON(d, &index); err != nil {
+			return err
+		}
+		for _, child := range index.Manifests {
+			if err := r.platformManifests(child, depth+1, out); err != nil {
+				return err
+			}
+		}
+	case isManifest(d.MediaType):
+		var m ocispec.Manifest
+		if err := r.readJSON(d, &m); err != nil {
+			return err
+		}
+		p, err := r.platformOf(d, m.Config)
+		if err != nil {
+			return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		}
+		pm := platformManifest{desc: d, manifest: m}
+		if p != nil {
+			pm.platform = *p
+		}
+		*out = append(*out, pm)
+	}
+	return nil
+}
+
+func (r *Reader) resolved(img Image, pm platformManifest) (Resolved, error) {
+	res := Resolved{Image: img, Descriptor: pm.desc, Manifest: pm.manifest}
+	data, err := r.readBlob(pm.manifest.Config.Digest, pm.manifest.Config.Size, maxConfigSize)
+	if err == nil {
+		err = decodeJSON(data, "config "+pm.manifest.Config.Digest.String(), &res.Config)
+	}
+	if err != nil {
+		return Resolved{}, fmt.Errorf("%s: image %s: %w", r.name, img, err)
+	}
+	return res, nil
+}
+
+// holds reports whether the archive has the blob d describes.
+func (r *Reader) holds(d ocispec.Descriptor) bool {
+	_, blob := r.blobs[d.Digest]
+	_, synthetic := r.synthetic[d.Digest]
+	return blob || synthetic
+}
+
+// readJSON reads the manifest or index d, verified, into v.
+func (r *Reader) readJSON(d ocispec.Descriptor, v any) error {
+	data, err := r.readBlob(d.Digest, d.Size, maxManifestSize)
+	if err != nil {
+		return err
+	}
+	return decodeJSON(data, d.MediaType+" "+d.Digest.String(), v)
+}
+
+func isIndex(mediaType string) bool {
+	return mediaType == ocispec.MediaTypeImageIndex || mediaType == mediaTypeDockerManifestList
+}
+
+func isManifest(mediaType string) bool {
+	return mediaType == ocispec.MediaTypeImageManifest || mediaType == mediaTypeDockerManifest
+}
+
+// platformOrHost is p, or the platform this program runs on when p is nil;
+// pinned says whether p was given.
+func platformOrHost(p *ocispec.Platform) (ocispec.Platform, bool) {
+	if p != nil {
+		return *p, true
+	}
+	return ocispec.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}, false
+}
+
+// PlatformMatches reports whether an image for have runs as want asks: same
+// OS, architecture and variant, an absent variant being the architecture's default.
+func PlatformMatches(want, have ocispec.Platform) bool {
+	return want.OS == have.OS && want.Architecture == have.Architecture &&
+		variantOrDefault(want) == variantOrDefault(have)
+}
+
+func variantOrDefault(p ocispec.Platform) string {
+	if p.Variant != "" {
+		return p.Variant
+	}
+	switch p.Architecture {
+	case "arm64":
+		return "v8"
+	case "arm":
+		return "v7"
+	case "amd64":
+		return "v1"
+	}
+	return ""
+}
+
+func platformsOf(found []platformManifest) []ocispec.Platform {
+	out := make([]ocispec.Platform, len(found))
+	for i, pm := range found {
+		out[i] = pm.platform
+	}
+	return out
+}
+
+func listPlatforms(platforms []ocispec.Platform) string {
+	if len(platforms) == 0 {
+		return "no manifest"
+	}
+	parts := make([]string, len(platforms))
+	for i, p := range platforms {
+		parts[i] = PlatformString(p)
+	}
+	return strings.Join(parts, ", ")
+}
