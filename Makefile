@@ -7,7 +7,7 @@ BIN      := $(CURDIR)/bin
 TAGS     := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
 export GOFLAGS := -tags=$(TAGS)
 
-.PHONY: all build test unit deps demo bench testdata clean
+.PHONY: all build test unit deps demo bench bench-smoke testdata clean
 
 all: build
 
@@ -20,6 +20,7 @@ deps:
 test: deps build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
+	$(MAKE) bench-smoke
 
 unit:
 	$(GO) test -count=1 ./archive/... ./transport/...
@@ -27,9 +28,13 @@ unit:
 demo: build
 	bash hack/demo.sh
 
+# The side-by-side benchmark of issue 6 (bench/main.go): corpus in bench/work, report in bench/RESULTS.md.
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./archive/
-	bash bench/compare.sh
+	$(GO) run ./bench
+
+# The same on a tiny corpus, one run: fails if any command fails.
+bench-smoke: build
+	$(GO) run ./bench -smoke -work out/bench-smoke/work -out out/bench-smoke/RESULTS.md
 
 testdata:
 	$(GO) run ./internal/testimage/gentestdata testdata
