@@ -38,9 +38,16 @@ func ImageNames(src types.ImageSource) []string {
 	return nil
 }
 
+// ReaderOptions are the options oci-tar: opens archives with, sources and the
+// archives destinations add to; a SystemContext's BigFilesTemporaryDir, when
+// set, overrides TempDir. containers/image gives a transport no channel for
+// its own settings but the SystemContext, so a program sets this once, before
+// any copy (ocitar does from --max-decompression-ratio).
+var ReaderOptions archive.Options
+
 func readerOptions(sys *types.SystemContext) archive.Options {
-	var opts archive.Options
-	if sys != nil {
+	opts := ReaderOptions
+	if sys != nil && sys.BigFilesTemporaryDir != "" {
 		opts.TempDir = sys.BigFilesTemporaryDir
 	}
 	return opts

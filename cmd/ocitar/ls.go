@@ -46,7 +46,7 @@ Example:
 }
 
 func runLs(g *globalOptions, o *lsOptions, path string, out io.Writer) error {
-	r, err := archive.Open(strings.TrimPrefix(path, "oci-tar:"), archive.Options{TempDir: g.tmpDir})
+	r, err := archive.Open(strings.TrimPrefix(path, "oci-tar:"), g.archiveOptions())
 	if err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -25,8 +26,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	if err := cmd.Execute(); err != nil {
-		fmt.Fprintf(stderr, "ocitar: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+		for _, line := range errorLines(err) {
+			fmt.Fprintf(stderr, "ocitar: %s\n", strings.ReplaceAll(line.Error(), "\n", " "))
+		}
 		return 1
 	}
 	return 0
+}
+
+// errorLines are the lines an error prints: one per problem of a verify, else one.
+func errorLines(err error) []error {
+	var p problems
+	if errors.As(err, &p) {
+		return p
+	}
+	return []error{err}
 }

@@ -8,6 +8,8 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/transport"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/signature"
@@ -25,6 +27,7 @@ type globalOptions struct {
 	overrideArch   string
 	overrideOS     string
 	overrideVar    string
+	maxRatio       int64
 }
 
 func newRootCommand() *cobra.Command {
@@ -52,6 +55,7 @@ nothing is unpacked to, or assembled in, a temporary directory.
 			if g.debug {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
+			transport.ReaderOptions = g.archiveOptions()
 		},
 	}
 	f := root.PersistentFlags()
@@ -62,8 +66,14 @@ nothing is unpacked to, or assembled in, a temporary directory.
 	f.StringVar(&g.overrideArch, "override-arch", "", "use `ARCH` instead of the machine's architecture to choose images")
 	f.StringVar(&g.overrideOS, "override-os", "", "use `OS` instead of the running OS to choose images")
 	f.StringVar(&g.overrideVar, "override-variant", "", "use `VARIANT` instead of the machine's architecture variant to choose images")
-	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g))
+	f.Int64Var(&g.maxRatio, "max-decompression-ratio", archive.DefaultMaxSpoolRatio, "refuse a compressed archive, or docker-save layer, that expands to more than `N` times its size (a decompression bomb)")
+	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g))
 	return root
+}
+
+// archiveOptions are the options oci-tar: archives are opened with.
+func (g *globalOptions) archiveOptions() archive.Options {
+	return archive.Options{TempDir: g.tmpDir, MaxSpoolRatio: g.maxRatio}
 }
 
 // systemContext is the context shared by sources and destinations.

@@ -1,0 +1,128 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ocitar/ocitar/internal/malicious"
+)
+
+// binary is the ocitar built once for the tests that run it as a process.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(runTests(m))
+}
+
+func runTests(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "ocitar-bin-*")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "ocitar")
+	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "building ocitar: %v\n%s", err, out)
+		return 1
+	}
+	return m.Run()
+}
+
+// Bounds of the malicious corpus test. The deadline only guards against a
+// hang; it is not a measure of speed.
+const (
+	hangGuard = 5 * time.Second
+	maxRSSKiB = 256 << 10
+)
+
+// TestMaliciousCorpus runs copy and verify on every hostile archive of the
+// corpus (the Large ones generated here): each must exit 1 with one line on
+// stderr naming the file and the problem, within the hang guard, under 256 MiB
+// of peak memory, leaving nothing in TMPDIR or the destination directory.
+func TestMaliciousCorpus(t *testing.T) {
+	for _, c := range malicious.Cases() {
+		t.Run(c.Name, func(t *testing.T) {
+			path := corpusFile(t, c)
+			dest := t.TempDir()
+			commands := map[string][]string{
+				"copy":   {"--insecure-policy", "copy", "--quiet", "oci-tar:" + path, "oci-tar:" + filepath.Join(dest, "out.tar")},
+				"verify": {"verify", path},
+			}
+			for _, name := range []string{"copy", "verify"} {
+				tmp := t.TempDir()
+				stderr, rss := runHostile(t, commands[name], tmp)
+				lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+				if len(lines) != 1 || !strings.Contains(lines[0], path) || !strings.Contains(lines[0], c.Problem) {
+					t.Errorf("%s: stderr %q, want one line naming %s and %q", name, stderr, path, c.Problem)
+				}
+				if rss > maxRSSKiB {
+					t.Errorf("%s: peak RSS %d KiB, limit %d KiB", name, rss, maxRSSKiB)
+				}
+				assertEmpty(t, tmp)
+				assertEmpty(t, dest)
+			}
+		})
+	}
+}
+
+// corpusFile is the checked-in file of c, or a fresh one for a Large case.
+func corpusFile(t *testing.T, c malicious.Case) string {
+	t.Helper()
+	if !c.Large {
+		path, err := filepath.Abs(filepath.Join("../../testdata/malicious", c.Name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	data, err := c.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), c.Name)
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// runHostile runs ocitar with TMPDIR set to tmp; it must exit 1. It returns
+// stderr and the peak resident memory in KiB.
+func runHostile(t *testing.T, args []string, tmp string) (string, int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("ocitar %s: killed after %v: %s", strings.Join(args, " "), hangGuard, stderr.String())
+	}
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+		t.Fatalf("ocitar %s: %v, want exit status 1; stderr: %s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stderr.String(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+}
+
+func assertEmpty(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		t.Errorf("%s holds %s after a failed command", dir, e.Name())
+	}
+}

@@ -1,0 +1,52 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ocitar/ocitar/archive"
+	"github.com/spf13/cobra"
+)
+
+// problems are the findings of a verify, printed one per line.
+type problems []error
+
+func (p problems) Error() string {
+	lines := make([]string, len(p))
+	for i, err := range p {
+		lines[i] = err.Error()
+	}
+	return strings.Join(lines, "\n")
+}
+
+func newVerifyCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:   "verify [flags] ARCHIVE",
+		Short: "Check every digest, size and reference of an image tar",
+		Long: `Check an OCI-layout, docker-save or hybrid tar: its tar structure (entry
+names, links, duplicates, sizes), every reference from index.json and
+manifest.json to manifests, configs and layers, and the digest and size of
+every blob they reference, each read whole. Every problem found is printed,
+one per line, to standard error, and the exit status is 1; a sound archive
+gets one summary line on standard output. ARCHIVE is a path, "-" for standard
+input, or an oci-tar: reference.
+
+Example:
+  ocitar verify images.tar`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runVerify(g, args[0], cmd.OutOrStdout())
+		},
+	}
+}
+
+func runVerify(g *globalOptions, path string, out io.Writer) error {
+	path = strings.TrimPrefix(path, "oci-tar:")
+	rep := archive.Verify(path, g.archiveOptions())
+	if len(rep.Problems) > 0 {
+		return problems(rep.Problems)
+	}
+	_, err := fmt.Fprintf(out, "%s: %d images, %d blobs, all verified\n", path, rep.Images, rep.Blobs)
+	return err
+}
