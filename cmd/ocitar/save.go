@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/ocitar/ocitar/archive"
 	"github.com/ocitar/ocitar/transport"
@@ -56,15 +55,8 @@ func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []strin
 		return err
 	}
 	sys := g.systemContext()
-	if o.platform != "" {
-		parts := strings.Split(o.platform, "/")
-		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
-			return fmt.Errorf("--platform %q: want OS/ARCH[/VARIANT]", o.platform)
-		}
-		sys.OSChoice, sys.ArchitectureChoice = parts[0], parts[1]
-		if len(parts) == 3 {
-			sys.VariantChoice = parts[2]
-		}
+	if err := choosePlatform(sys, o.platform); err != nil {
+		return err
 	}
 	policy, err := g.policyContext()
 	if err != nil {
