@@ -19,13 +19,12 @@ type layoutFiles interface {
 	readFile(name string, limit int64) ([]byte, error)
 }
 
-// tarFiles are the entries of an uncompressed tar held by an io.ReaderAt.
-type tarFiles struct {
+// indexedNames are the names of a tar's entries, whose content is elsewhere.
+type indexedNames struct {
 	idx *tarIndex
-	ra  io.ReaderAt
 }
 
-func (f tarFiles) entries() []Entry {
+func (f indexedNames) entries() []Entry {
 	out := make([]Entry, 0, len(f.idx.order))
 	for _, n := range f.idx.order {
 		out = append(out, *f.idx.entries[n])
@@ -33,9 +32,31 @@ func (f tarFiles) entries() []Entry {
 	return out
 }
 
-func (f tarFiles) has(name string) bool {
+func (f indexedNames) has(name string) bool {
 	_, ok := f.idx.entries[name]
 	return ok
+}
+
+// resolveUnique resolves name to a regular file of which the tar holds one
+// copy, as a file read unverified must be: tools would read different copies.
+func (f indexedNames) resolveUnique(name string, limit int64) (*Entry, error) {
+	e, err := f.idx.resolve(name)
+	if err != nil {
+		return nil, err
+	}
+	if f.idx.duplicates[name] || f.idx.duplicates[e.Name] {
+		return nil, fmt.Errorf("%w: %q appears twice", ErrAmbiguousEntry, e.Name)
+	}
+	if e.Size > limit {
+		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrTooLarge, name, e.Size, limit)
+	}
+	return e, nil
+}
+
+// tarFiles are the entries of an uncompressed tar held by an io.ReaderAt.
+type tarFiles struct {
+	indexedNames
+	ra io.ReaderAt
 }
 
 func (f tarFiles) open(name string) (io.ReadCloser, int64, error) {
@@ -47,15 +68,9 @@ func (f tarFiles) open(name string) (io.ReadCloser, int64, error) {
 }
 
 func (f tarFiles) readFile(name string, limit int64) ([]byte, error) {
-	e, err := f.idx.resolve(name)
+	e, err := f.resolveUnique(name, limit)
 	if err != nil {
 		return nil, err
-	}
-	if f.idx.duplicates[name] || f.idx.duplicates[e.Name] {
-		return nil, fmt.Errorf("%w: %q appears twice", ErrAmbiguousEntry, e.Name)
-	}
-	if e.Size > limit {
-		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrTooLarge, name, e.Size, limit)
 	}
 	buf := make([]byte, e.Size)
 	if _, err := f.ra.ReadAt(buf, e.Offset); err != nil && !(err == io.EOF && len(buf) == 0) {

@@ -61,15 +61,20 @@ func (r *Reader) load() error {
 // registerLayoutBlobs makes every blobs/<algorithm>/<encoded> entry servable by its digest.
 func (r *Reader) registerLayoutBlobs() {
 	for _, e := range r.files.entries() {
-		parts := strings.Split(e.Name, "/")
-		if len(parts) != 3 || parts[0] != blobsDir {
-			continue
-		}
-		d := digest.NewDigestFromEncoded(digest.Algorithm(parts[1]), parts[2])
-		if d.Validate() == nil {
+		if d, ok := layoutBlobDigest(e.Name); ok {
 			r.blobs[d] = blobSource{entry: e.Name, size: -1}
 		}
 	}
+}
+
+// layoutBlobDigest is the digest a blobs/<algorithm>/<encoded> name stands for.
+func layoutBlobDigest(name string) (digest.Digest, bool) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 3 || parts[0] != blobsDir {
+		return "", false
+	}
+	d := digest.NewDigestFromEncoded(digest.Algorithm(parts[1]), parts[2])
+	return d, d.Validate() == nil
 }
 
 func (r *Reader) loadLayout() error {

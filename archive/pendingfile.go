@@ -47,6 +47,12 @@ func (p *PendingFile) Commit() error {
 	return syncDir(filepath.Dir(p.path))
 }
 
+// CommitAs is Commit to path, a path in the same directory decided once the content is known.
+func (p *PendingFile) CommitAs(path string) error {
+	p.path = path
+	return p.Commit()
+}
+
 // Abort removes the file unless it was committed. It is safe to call more than once.
 func (p *PendingFile) Abort() error {
 	if p.done {

@@ -139,7 +139,7 @@ func newNamedReader(ra io.ReaderAt, size int64, name string, opts Options) (*Rea
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	r, err := newFilesReader(tarFiles{idx: idx, ra: ra}, name, opts)
+	r, err := newFilesReader(tarFiles{indexedNames: indexedNames{idx}, ra: ra}, name, opts)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,253 @@
+package archive
+
+import (
+	"archive/tar"
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Files of a loaded stream that are not blobs are held in memory up to these
+// sizes, each and in all; larger ones go to the store like blobs.
+const (
+	maxHeldFile  = 1 << 20
+	maxHeldTotal = 64 << 20
+)
+
+// Loaded is what Load took from a stream.
+type Loaded struct {
+	Images       []LoadedImage
+	BlobsWritten int // blobs the store lacked, now written
+	BlobsPresent int // blobs the store held already
+}
+
+// LoadedImage is an image of the stream as the store now lists it.
+type LoadedImage struct {
+	Descriptor ocispec.Descriptor // with the name the store lists it by, if any
+	Names      []string           // every name the stream gave it
+}
+
+// Load reads an OCI layout, docker-save or hybrid tar, possibly compressed,
+// from in once, as a stream, and adds its images to store. A blob whose
+// entry name carries its digest goes straight to the store, verified, unless
+// the store holds it, in which case it is skipped; a docker-save layer is
+// written to the store as it is read, named by the digest of its uncompressed
+// content; other small files are held in memory. Once the stream ends, its
+// images are read as Open reads an archive, their remaining blobs (configs,
+// manifests) written, and each is listed by name (io.containerd.image.name,
+// else org.opencontainers.image.ref.name, else its first docker RepoTag).
+// A blob that fails its digest fails the load before any image is listed.
+func Load(store Store, in io.Reader, opts Options) (Loaded, error) {
+	l := &loader{
+		store: store, opts: opts,
+		idx:     &tarIndex{entries: map[string]*Entry{}, duplicates: map[string]bool{}},
+		held:    map[string][]byte{},
+		stored:  map[string]digest.Digest{},
+		written: map[digest.Digest]bool{}, present: map[digest.Digest]bool{},
+	}
+	if err := l.read(in); err != nil {
+		return Loaded{}, fmt.Errorf("loading stream: %w", err)
+	}
+	loaded, err := l.addImages()
+	if err != nil {
+		return Loaded{}, fmt.Errorf("loading stream: %w", err)
+	}
+	return loaded, nil
+}
+
+// loader holds what it read of a stream.
+type loader struct {
+	store   Store
+	opts    Options
+	idx     *tarIndex
+	held    map[string][]byte        // small files, by entry name
+	heldN   int64                    // their bytes
+	stored  map[string]digest.Digest // files written to the store, by entry name
+	written map[digest.Digest]bool
+	present map[digest.Digest]bool
+}
+
+func (l *loader) read(in io.Reader) error {
+	compressed := &byteCounter{r: in}
+	br := bufio.NewReaderSize(compressed, 1<<20)
+	head, _ := br.Peek(len(zstdMagic))
+	stream, err := decompressBounded(br, detectCompression(head), compressed, l.opts.maxSpoolRatio())
+	if err != nil {
+		return err
+	}
+	defer stream.Close()
+	tr := tar.NewReader(stream)
+	for count := 1; ; count++ {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNotArchive, err)
+		}
+		if count > l.opts.maxEntries() {
+			return fmt.Errorf("%w: more than %d tar entries (limit: Options.MaxEntries)", ErrTooLarge, l.opts.maxEntries())
+		}
+		if err := l.add(hdr, tr); err != nil {
+			return err
+		}
+	}
+}
+
+// add indexes one entry and keeps its content: in the store or in memory.
+func (l *loader) add(hdr *tar.Header, content io.Reader) error {
+	e, err := newEntry(hdr, 0)
+	if err != nil || e == nil {
+		return err
+	}
+	if err := l.idx.add(e); err != nil || e.Type != tar.TypeReg {
+		return err
+	}
+	delete(l.held, e.Name)
+	if d, ok := layoutBlobDigest(e.Name); ok {
+		return l.putBlob(e.Name, content, d, e.Size)
+	}
+	if e.Size <= maxHeldFile && l.heldN+e.Size <= maxHeldTotal {
+		data, err := io.ReadAll(content)
+		if err != nil {
+			return fmt.Errorf("reading %s: %w", e.Name, err)
+		}
+		l.held[e.Name], l.heldN = data, l.heldN+e.Size
+		return nil
+	}
+	return l.putFile(e.Name, content)
+}
+
+// putBlob stores a blob of known digest.
+func (l *loader) putBlob(name string, content io.Reader, d digest.Digest, size int64) error {
+	b, err := l.store.PutBlob(content, d, size)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	l.count(b)
+	l.stored[name] = b.Digest
+	return nil
+}
+
+// putFile stores a file that may be a docker-save layer, uncompressed.
+func (l *loader) putFile(name string, content io.Reader) error {
+	compressed := &byteCounter{r: content}
+	br := bufio.NewReader(compressed)
+	head, _ := br.Peek(len(zstdMagic))
+	stream, err := decompressBounded(br, detectCompression(head), compressed, l.opts.maxSpoolRatio())
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	defer stream.Close()
+	return l.putBlob(name, stream, "", -1)
+}
+
+func (l *loader) count(b StoredBlob) {
+	if b.Written {
+		l.written[b.Digest] = true
+	} else if !l.written[b.Digest] {
+		l.present[b.Digest] = true
+	}
+}
+
+// addImages reads the images of what was loaded, writes what the store lacks of them and lists them.
+func (l *loader) addImages() (Loaded, error) {
+	r, err := newFilesReader(loadedFiles{indexedNames: indexedNames{l.idx}, held: l.held, stored: l.stored, store: l.store}, "stream", l.opts)
+	if err != nil {
+		return Loaded{}, err
+	}
+	var loaded Loaded
+	for _, img := range r.Images() {
+		for _, b := range img.blobs {
+			if err := l.copyBlob(r, b); err != nil {
+				return Loaded{}, fmt.Errorf("image %s: %w", img, err)
+			}
+		}
+		desc, name := img.Descriptor, storeName(img)
+		if err := l.store.AddImage(name, desc); err != nil {
+			return Loaded{}, err
+		}
+		if name != "" {
+			desc.Annotations = mergeAnnotations(desc.Annotations, NameAnnotations(name))
+		}
+		loaded.Images = append(loaded.Images, LoadedImage{Descriptor: desc, Names: img.Names})
+	}
+	loaded.BlobsWritten, loaded.BlobsPresent = len(l.written), len(l.present)
+	return loaded, nil
+}
+
+func (l *loader) copyBlob(r *Reader, b ocispec.Descriptor) error {
+	if !r.holds(b) && len(b.URLs) > 0 {
+		return nil // a foreign layer, fetched from its URLs by whoever needs it
+	}
+	size, ok, err := l.store.StatBlob(b.Digest)
+	if err != nil {
+		return err
+	}
+	if ok {
+		l.count(StoredBlob{Digest: b.Digest, Size: size})
+		return nil
+	}
+	rc, size, err := r.OpenBlob(b.Digest)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	stored, err := l.store.PutBlob(rc, b.Digest, size)
+	if err != nil {
+		return err
+	}
+	l.count(stored)
+	return nil
+}
+
+// storeName is the name a store lists a loaded image by: its full name, else
+// its ref.name, else its first docker RepoTag.
+func storeName(img Image) string {
+	a := img.Descriptor.Annotations
+	for _, n := range []string{a[AnnotationContainerdImageName], a[ocispec.AnnotationRefName]} {
+		if n != "" {
+			return n
+		}
+	}
+	if len(img.repoTags) > 0 {
+		return img.repoTags[0]
+	}
+	return ""
+}
+
+// loadedFiles are the files of a loaded stream: held in memory, or in the store by digest.
+type loadedFiles struct {
+	indexedNames
+	held   map[string][]byte
+	stored map[string]digest.Digest
+	store  Store
+}
+
+func (f loadedFiles) open(name string) (io.ReadCloser, int64, error) {
+	e, err := f.idx.resolve(name)
+	if err != nil {
+		return nil, 0, err
+	}
+	if data, ok := f.held[e.Name]; ok {
+		return io.NopCloser(bytes.NewReader(data)), int64(len(data)), nil
+	}
+	return f.store.OpenBlob(f.stored[e.Name])
+}
+
+func (f loadedFiles) readFile(name string, limit int64) ([]byte, error) {
+	e, err := f.resolveUnique(name, limit)
+	if err != nil {
+		return nil, err
+	}
+	rc, size, err := f.open(e.Name)
+	if err != nil {
+		return nil, err
+	}
+	return readAllLimited(rc, name, size, limit)
+}

@@ -1,0 +1,140 @@
+package archive
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// streamOf reads the file at path as a stream that cannot seek.
+func streamOf(t *testing.T, path string) io.Reader {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return struct{ io.Reader }{bytes.NewReader(data)}
+}
+
+func gzipped(t *testing.T, path string) io.Reader {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := io.Copy(zw, streamOf(t, path)); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return &buf
+}
+
+func TestLoad(t *testing.T) {
+	tests := []struct {
+		archive string
+		gzip    bool
+	}{
+		{"../testdata/sample-multi.oci.tar", false},
+		{"../testdata/sample.docker.tar", false},
+		{"../testdata/sample.docker.tar", true},
+		{"../testdata/peers/a-docker-2layer.docker20.tar", false},
+		{"../testdata/peers/a-docker-2layer.crane-tarball.tar", false},
+		{"../testdata/peers/c-oci-multi.skopeo.tar", false},
+		{"../testdata/peers/h-hello-world-docker25.ggcr-fixture.tar", false},
+	}
+	for _, tt := range tests {
+		name := filepath.Base(tt.archive)
+		if tt.gzip {
+			name += ".gz"
+		}
+		t.Run(name, func(t *testing.T) {
+			want, err := Open(tt.archive, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer want.Close()
+			s := openStore(t)
+			stream := func() io.Reader {
+				if tt.gzip {
+					return gzipped(t, tt.archive)
+				}
+				return streamOf(t, tt.archive)
+			}
+			first, err := Load(s, stream(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := Load(s, stream(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if first.BlobsWritten == 0 || second.BlobsWritten != 0 || second.BlobsPresent < first.BlobsWritten {
+				t.Errorf("blobs written %d then %d, present the second time %d; want some, then none", first.BlobsWritten, second.BlobsWritten, second.BlobsPresent)
+			}
+			got, err := OpenDir(s.Dir(), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer got.Close()
+			for i, img := range want.Images() {
+				loaded := first.Images[i]
+				if loaded.Descriptor.Digest != img.Descriptor.Digest || !slices.Equal(loaded.Names, img.Names) {
+					t.Errorf("loaded %+v, want %s %v", loaded, img.Descriptor.Digest, img.Names)
+				}
+				stored, err := got.Select(Selector{digest: img.Descriptor.Digest, position: -1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if stored.Size != img.Size || len(stored.blobs) != len(img.blobs) {
+					t.Errorf("the store's image has %d blobs, %d bytes; the archive's %d, %d", len(stored.blobs), stored.Size, len(img.blobs), img.Size)
+				}
+			}
+			if n := len(readBlobs(t, got)); n != len(readBlobs(t, want)) {
+				t.Errorf("%d blobs readable in the store, want %d", n, len(readBlobs(t, want)))
+			}
+			storeFiles(t, s)
+		})
+	}
+}
+
+func TestLoadRefuses(t *testing.T) {
+	b := &layoutBuilder{}
+	b.index(named(b.image("amd64", "the layer"), "x"))
+	layer := "blobs/sha256/" + digest.FromString("the layer").Encoded()
+	for i, f := range b.files {
+		if f.name == layer {
+			b.files[i].body = "the LAYER"
+		}
+	}
+	tests := []struct {
+		name   string
+		stream []byte
+		err    error
+	}{
+		{"blob failing its digest", b.tar(t), ErrDigestMismatch},
+		{"not a tar", []byte("not a tar at all, not even close to 512 bytes"), ErrNotArchive},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			if _, err := Load(s, bytes.NewReader(tt.stream), Options{}); !errors.Is(err, tt.err) {
+				t.Fatalf("got %v, want %v", err, tt.err)
+			}
+			if images, err := s.Images(); err != nil || len(images) != 0 {
+				t.Errorf("the store lists %v, %v; want nothing", images, err)
+			}
+			for _, name := range storeFiles(t, s) {
+				if name == digest.FromString("the layer").Encoded() {
+					t.Errorf("the corrupt layer was stored")
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,267 @@
+package archive
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"sync"
+
+	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Store holds blobs by digest and lists images by name, as an OCI layout
+// directory does. Load writes into one; LayoutStore is the one this package has.
+type Store interface {
+	BlobOpener
+	// StatBlob reports whether the store holds blob d, and its size.
+	StatBlob(d digest.Digest) (int64, bool, error)
+	// PutBlob stores the blob read from r unless the store holds it. d may be
+	// "" and size -1 when unknown; what is known is verified, and the blob is
+	// visible only once whole and verified.
+	PutBlob(r io.Reader, d digest.Digest, size int64) (StoredBlob, error)
+	// AddImage lists desc, whose blobs the store holds, under name, replacing
+	// the image of that name; "" lists it unnamed, once.
+	AddImage(name string, desc ocispec.Descriptor) error
+	// Images lists the images of the store in order.
+	Images() ([]ocispec.Descriptor, error)
+}
+
+// StoredBlob is what PutBlob stored.
+type StoredBlob struct {
+	Digest  digest.Digest
+	Size    int64
+	Written bool // false when the store held it already
+}
+
+// LayoutStore is a Store in an OCI image layout directory (oci-layout,
+// index.json, blobs/ALG/HEX) that skopeo's and umoci's oci:DIR:NAME read.
+// Blobs are written to a temporary file in the directory, verified, synced and
+// renamed; index.json is replaced atomically. It is safe for concurrent use
+// within a process.
+type LayoutStore struct {
+	dir string
+	mu  sync.Mutex // serializes updates of index.json
+}
+
+var _ Store = (*LayoutStore)(nil)
+
+// OpenLayoutStore opens the OCI layout directory dir as a store, creating it
+// and its oci-layout and index.json when they are missing.
+func OpenLayoutStore(dir string) (*LayoutStore, error) {
+	s := &LayoutStore{dir: dir}
+	if err := os.MkdirAll(filepath.Join(dir, blobsDir), 0o755); err != nil {
+		return nil, fmt.Errorf("store %s: %w", dir, err)
+	}
+	if err := s.initFile(ociLayoutFile, ocispec.ImageLayout{Version: ocispec.ImageLayoutVersion}); err != nil {
+		return nil, err
+	}
+	if err := s.initFile(indexFile, emptyIndex()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func emptyIndex() ocispec.Index {
+	return ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
+}
+
+// Dir is the store's directory.
+func (s *LayoutStore) Dir() string { return s.dir }
+
+// initFile writes the JSON of v to name unless the file exists.
+func (s *LayoutStore) initFile(name string, v any) error {
+	if _, err := os.Stat(filepath.Join(s.dir, name)); !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return s.writeJSON(name, v)
+}
+
+func (s *LayoutStore) writeJSON(name string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	p, err := CreatePending(filepath.Join(s.dir, name))
+	if err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	if _, err := p.Write(data); err != nil {
+		p.Abort()
+		return fmt.Errorf("store %s: writing %s: %w", s.dir, name, err)
+	}
+	if err := p.Commit(); err != nil {
+		return fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	return nil
+}
+
+func (s *LayoutStore) blobFile(d digest.Digest) (string, error) {
+	if err := d.Validate(); err != nil {
+		return "", fmt.Errorf("store %s: blob %q: %w: %w", s.dir, d, ErrUnsupportedDigest, err)
+	}
+	return filepath.Join(s.dir, blobsDir, d.Algorithm().String(), d.Encoded()), nil
+}
+
+// StatBlob reports whether the store holds blob d, and its size.
+func (s *LayoutStore) StatBlob(d digest.Digest) (int64, bool, error) {
+	path, err := s.blobFile(d)
+	if err != nil {
+		return 0, false, err
+	}
+	info, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	return info.Size(), true, nil
+}
+
+// OpenBlob returns blob d and its size; reading it to EOF verifies it.
+func (s *LayoutStore) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
+	path, err := s.blobFile(d)
+	if err != nil {
+		return nil, 0, err
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, fmt.Errorf("store %s: %w: %s", s.dir, ErrMissingBlob, d)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	v, err := newVerifiedReader(f, "store "+s.dir+": blob "+d.String(), d, info.Size())
+	if err != nil {
+		return nil, 0, err
+	}
+	return v, info.Size(), nil
+}
+
+// PutBlob stores the blob read from r unless the store holds it; see Store.
+func (s *LayoutStore) PutBlob(r io.Reader, d digest.Digest, size int64) (StoredBlob, error) {
+	alg := digest.Canonical
+	if d != "" {
+		n, ok, err := s.StatBlob(d)
+		if err != nil || ok {
+			return StoredBlob{Digest: d, Size: n}, err
+		}
+		alg = d.Algorithm()
+	}
+	if !alg.Available() {
+		return StoredBlob{}, fmt.Errorf("store %s: %w: %s", s.dir, ErrUnsupportedDigest, alg)
+	}
+	dir := filepath.Join(s.dir, blobsDir, alg.String())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return StoredBlob{}, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	p, err := CreatePending(filepath.Join(dir, "incoming"))
+	if err != nil {
+		return StoredBlob{}, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	defer p.Abort()
+	if size >= 0 {
+		r = io.LimitReader(r, size+1) // one byte more tells a longer blob
+	}
+	hr := newHashingReader(r, alg)
+	if _, err := io.Copy(p, hr); err != nil {
+		return StoredBlob{}, fmt.Errorf("store %s: writing blob %s: %w", s.dir, d, err)
+	}
+	if err := hr.verify(d, size); err != nil {
+		return StoredBlob{}, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	got := StoredBlob{Digest: hr.digest(), Size: hr.n}
+	if _, ok, err := s.StatBlob(got.Digest); err != nil || ok {
+		return got, err
+	}
+	if err := p.CommitAs(filepath.Join(dir, got.Digest.Encoded())); err != nil {
+		return StoredBlob{}, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	got.Written = true
+	return got, nil
+}
+
+// Images lists the images of index.json in order.
+func (s *LayoutStore) Images() ([]ocispec.Descriptor, error) {
+	index, err := s.readIndex()
+	return index.Manifests, err
+}
+
+func (s *LayoutStore) readIndex() (ocispec.Index, error) {
+	var index ocispec.Index
+	f, err := os.Open(filepath.Join(s.dir, indexFile))
+	if err != nil {
+		return index, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, maxIndexSize+1))
+	f.Close()
+	if err != nil {
+		return index, fmt.Errorf("store %s: reading %s: %w", s.dir, indexFile, err)
+	}
+	if len(data) > maxIndexSize {
+		return index, fmt.Errorf("store %s: %w: %s is larger than %d bytes", s.dir, ErrTooLarge, indexFile, maxIndexSize)
+	}
+	if err := decodeJSON(data, filepath.Join(s.dir, indexFile), &index); err != nil {
+		return index, err
+	}
+	return index, nil
+}
+
+// AddImage lists desc in index.json under name; see Store.
+func (s *LayoutStore) AddImage(name string, desc ocispec.Descriptor) error {
+	if name != "" {
+		if err := ValidateRefName(name); err != nil {
+			return fmt.Errorf("store %s: %w", s.dir, err)
+		}
+		desc.Annotations = mergeAnnotations(desc.Annotations, NameAnnotations(name))
+	}
+	_, ok, err := s.StatBlob(desc.Digest)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("store %s: %w: image %s", s.dir, ErrMissingBlob, desc.Digest)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	index, err := s.readIndex()
+	if err != nil {
+		return err
+	}
+	index.Manifests = listImage(index.Manifests, name, desc)
+	return s.writeJSON(indexFile, index)
+}
+
+// listImage puts desc in images in place of the image of the same name, or of
+// the same digest when unnamed, else at the end.
+func listImage(images []ocispec.Descriptor, name string, desc ocispec.Descriptor) []ocispec.Descriptor {
+	for i, old := range images {
+		oldName := old.Annotations[ocispec.AnnotationRefName]
+		if oldName == name && (name != "" || old.Digest == desc.Digest) {
+			images[i] = desc
+			return images
+		}
+	}
+	return append(images, desc)
+}
+
+func mergeAnnotations(a, b map[string]string) map[string]string {
+	out := maps.Clone(a)
+	if out == nil {
+		out = map[string]string{}
+	}
+	maps.Copy(out, b)
+	return out
+}

@@ -1,0 +1,152 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func openStore(t *testing.T) *LayoutStore {
+	t.Helper()
+	s, err := OpenLayoutStore(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// storeFiles lists the files under blobs/ of a store, and fails the test if
+// one is not named by the digest of its content.
+func storeFiles(t *testing.T, s *LayoutStore) []string {
+	t.Helper()
+	var names []string
+	err := filepath.WalkDir(filepath.Join(s.Dir(), blobsDir), func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if digest.FromBytes(data).Encoded() != d.Name() {
+			return fmt.Errorf("%s does not hold the blob its name says", path)
+		}
+		names = append(names, d.Name())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return names
+}
+
+func TestLayoutStorePutBlob(t *testing.T) {
+	s := openStore(t)
+	good := digest.FromString("content")
+	tests := []struct {
+		name    string
+		body    string
+		d       digest.Digest
+		size    int64
+		written bool
+		err     error
+	}{
+		{"new", "content", good, 7, true, nil},
+		{"held already", "content", good, 7, false, nil},
+		{"unknown digest, held", "content", "", -1, false, nil},
+		{"unknown digest, new", "other", "", -1, true, nil},
+		{"wrong digest", "forged", digest.FromString("expected"), 6, false, ErrDigestMismatch},
+		{"longer than declared", "too long", digest.FromString("too long"), 3, false, ErrSizeMismatch},
+		{"shorter than declared", "short", digest.FromString("short"), 9, false, ErrSizeMismatch},
+		{"unsupported algorithm", "x", "md5:9dd4e461268c8034f5c8564e155c67a6", 1, false, ErrUnsupportedDigest},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := s.PutBlob(strings.NewReader(tt.body), tt.d, tt.size)
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("got %v, want %v", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if b.Digest != digest.FromString(tt.body) || b.Size != int64(len(tt.body)) || b.Written != tt.written {
+				t.Errorf("stored %+v, want %s written=%v", b, digest.FromString(tt.body), tt.written)
+			}
+			rc, _, err := s.OpenBlob(b.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rc.Close()
+			if data, err := io.ReadAll(rc); err != nil || string(data) != tt.body {
+				t.Errorf("read back %q, %v", data, err)
+			}
+		})
+	}
+	if files := storeFiles(t, s); len(files) != 2 {
+		t.Errorf("blobs/ holds %v, want the two good blobs and no temporary file", files)
+	}
+}
+
+func TestLayoutStoreAddImage(t *testing.T) {
+	s := openStore(t)
+	var descs []ocispec.Descriptor
+	for i := range 8 {
+		b, err := s.PutBlob(strings.NewReader(fmt.Sprint("manifest ", i)), "", -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		descs = append(descs, ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: b.Digest, Size: b.Size})
+	}
+	var wg sync.WaitGroup
+	for i, d := range descs {
+		wg.Go(func() {
+			if err := s.AddImage(fmt.Sprintf("example.com/image:%d", i), d); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	steps := []struct {
+		name string
+		desc ocispec.Descriptor
+		err  error
+	}{
+		{"example.com/image:0", descs[1], nil}, // replaces
+		{"", descs[2], nil},
+		{"", descs[2], nil}, // unnamed, listed once
+		{"example.com/absent:1", ocispec.Descriptor{Digest: digest.FromString("absent")}, ErrMissingBlob},
+		{"bad name!", descs[0], ErrBadSelector},
+	}
+	for _, st := range steps {
+		if err := s.AddImage(st.name, st.desc); !errors.Is(err, st.err) {
+			t.Errorf("AddImage(%q): %v, want %v", st.name, err, st.err)
+		}
+	}
+	images, err := s.Images()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]digest.Digest{}
+	for _, img := range images {
+		names[img.Annotations[ocispec.AnnotationRefName]] = img.Digest
+	}
+	if len(images) != 9 || names["example.com/image:0"] != descs[1].Digest || names[""] != descs[2].Digest {
+		t.Errorf("index lists %v", images)
+	}
+	for _, img := range images {
+		if name := img.Annotations[ocispec.AnnotationRefName]; name != "" && img.Annotations[AnnotationContainerdImageName] != name {
+			t.Errorf("annotations %v lack the full name", img.Annotations)
+		}
+	}
+}
