@@ -182,28 +182,29 @@ func (l *loader) addImages() (Loaded, error) {
 }
 
 func (l *loader) copyBlob(r *Reader, b ocispec.Descriptor) error {
+	stored, err := storeBlob(l.store, r, b)
+	if err == nil && stored.Digest != "" {
+		l.count(stored)
+	}
+	return err
+}
+
+// storeBlob copies blob b of r into store, verified, unless the store holds it.
+// A foreign layer that r lacks is left out: it returns a zero StoredBlob.
+func storeBlob(store Store, r *Reader, b ocispec.Descriptor) (StoredBlob, error) {
 	if !r.holds(b) && len(b.URLs) > 0 {
-		return nil // a foreign layer, fetched from its URLs by whoever needs it
+		return StoredBlob{}, nil // fetched from its URLs by whoever needs it
 	}
-	size, ok, err := l.store.StatBlob(b.Digest)
-	if err != nil {
-		return err
-	}
-	if ok {
-		l.count(StoredBlob{Digest: b.Digest, Size: size})
-		return nil
+	size, ok, err := store.StatBlob(b.Digest)
+	if err != nil || ok {
+		return StoredBlob{Digest: b.Digest, Size: size}, err
 	}
 	rc, size, err := r.OpenBlob(b.Digest)
 	if err != nil {
-		return err
+		return StoredBlob{}, err
 	}
 	defer rc.Close()
-	stored, err := l.store.PutBlob(rc, b.Digest, size)
-	if err != nil {
-		return err
-	}
-	l.count(stored)
-	return nil
+	return store.PutBlob(rc, b.Digest, size)
 }
 
 // storeName is the name a store lists a loaded image by: its full name, else

@@ -1,0 +1,91 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Cache is a LayoutStore that remembers the images it fetched by name
+// (org.opencontainers.image.ref.name), so that resolving a name a second time
+// needs no source. Its blobs are served by OpenBlob, verified.
+type Cache struct {
+	*LayoutStore
+	mu sync.Mutex // one fetch of a name at a time
+}
+
+// Fetch opens the source of an image the cache lacks: a Reader (an archive,
+// or a directory) and the selector of the image in it. The cache closes it.
+type Fetch func() (*Reader, Selector, error)
+
+// OpenCache opens the cache in the OCI layout directory dir, creating it if needed.
+func OpenCache(dir string) (*Cache, error) {
+	s, err := OpenLayoutStore(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Cache{LayoutStore: s}, nil
+}
+
+// Resolve resolves the image named name for platform, as Reader.Resolve does.
+// Only when the cache lacks the name does it call fetch, copy the whole image
+// into the cache, verified, and list it under name.
+func (c *Cache) Resolve(name string, platform *ocispec.Platform, fetch Fetch) (Resolved, error) {
+	if err := ValidateRefName(name); err != nil {
+		return Resolved{}, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	res, err := c.resolveCached(name, platform)
+	if !errors.Is(err, ErrNoMatch) || c.holdsName(name) {
+		return res, err
+	}
+	if err := c.fetch(name, fetch); err != nil {
+		return Resolved{}, fmt.Errorf("cache %s: fetching %s: %w", c.dir, name, err)
+	}
+	return c.resolveCached(name, platform)
+}
+
+func (c *Cache) resolveCached(name string, platform *ocispec.Platform) (Resolved, error) {
+	r, err := OpenDir(c.dir, Options{})
+	if err != nil {
+		return Resolved{}, err
+	}
+	defer r.Close()
+	return r.Resolve(Selector{name: name, position: -1}, platform)
+}
+
+// holdsName reports whether index.json lists an image named name.
+func (c *Cache) holdsName(name string) bool {
+	images, err := c.Images()
+	if err != nil {
+		return false
+	}
+	for _, d := range images {
+		if nameMatches(name, d.Annotations[ocispec.AnnotationRefName]) {
+			return true
+		}
+	}
+	return false
+}
+
+// fetch copies the image fetch gives into the cache and lists it under name.
+func (c *Cache) fetch(name string, fetch Fetch) error {
+	src, sel, err := fetch()
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	img, err := src.Select(sel)
+	if err != nil {
+		return err
+	}
+	for _, b := range img.blobs {
+		if _, err := storeBlob(c.LayoutStore, src, b); err != nil {
+			return err
+		}
+	}
+	return c.AddImage(name, img.Descriptor)
+}

@@ -1,0 +1,79 @@
+package archive
+
+import (
+	"errors"
+	"path/filepath"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+func TestCacheResolve(t *testing.T) {
+	archive, err := Open("../testdata/sample-multi.oci.tar", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer archive.Close()
+	c, err := OpenCache(filepath.Join(t.TempDir(), "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetches := 0
+	fetch := func() (*Reader, Selector, error) {
+		fetches++
+		r, err := Open("../testdata/sample-multi.oci.tar", Options{})
+		return r, Selector{position: -1}, err
+	}
+	failing := func() (*Reader, Selector, error) {
+		fetches++
+		return nil, Selector{}, errors.New("the source is gone")
+	}
+	const name = "example.com/ocitar/multi:1"
+	tests := []struct {
+		name    string
+		arch    string
+		fetch   Fetch
+		fetches int // after the call
+		err     error
+	}{
+		{"first, fetched", "amd64", fetch, 1, nil},
+		{"second, cached", "arm64", failing, 1, nil},
+		{"cached, platform missing", "s390x", failing, 1, ErrNoMatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			platform := &ocispec.Platform{OS: "linux", Architecture: tt.arch}
+			got, err := c.Resolve(name, platform, tt.fetch)
+			if fetches != tt.fetches {
+				t.Errorf("%d fetches, want %d", fetches, tt.fetches)
+			}
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) {
+					t.Fatalf("got %v, want %v", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := archive.Resolve(Selector{position: -1}, platform)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Descriptor.Digest != want.Descriptor.Digest || got.Image.Descriptor.Digest != want.Image.Descriptor.Digest {
+				t.Errorf("resolved %s in %s, want %s in %s", got.Descriptor.Digest, got.Image.Descriptor.Digest, want.Descriptor.Digest, want.Image.Descriptor.Digest)
+			}
+			for _, l := range got.Manifest.Layers {
+				if _, ok, err := c.StatBlob(l.Digest); !ok || err != nil {
+					t.Errorf("layer %s not in the cache: %v", l.Digest, err)
+				}
+			}
+		})
+	}
+	if _, err := c.Resolve("example.com/other:1", nil, failing); err == nil || fetches != 2 {
+		t.Errorf("resolving a name the cache lacks with a failing source: %v after %d fetches", err, fetches)
+	}
+	if images, _ := c.Images(); len(images) != 1 {
+		t.Errorf("the cache lists %v, want the one image fetched", images)
+	}
+}
