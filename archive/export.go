@@ -4,14 +4,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Export writes img of r as an OCI layout tar to out, which may be a pipe.
-// With platforms, only the manifests for those platforms are written, and
-// every index on the way is rewritten to list only what the tar holds, with
-// its annotations kept; an image with none of them is an error wrapping
+// With platforms, only the manifests for those platforms are written: one is
+// listed in index.json by itself, with the image's annotations and its
+// platform; several are listed by the image's index, rewritten to list only
+// them, its annotations kept. An image with none of them is an error wrapping
 // ErrNoMatch. Every blob is verified as it is written. Export does not close out.
 func Export(out io.Writer, r *Reader, img Image, platforms ...ocispec.Platform) error {
 	w := NewWriter(out, WriterOptions{Format: FormatOCI})
@@ -22,22 +24,37 @@ func Export(out io.Writer, r *Reader, img Image, platforms ...ocispec.Platform) 
 		return w.Close()
 	}
 	e := exporter{w: w, r: r, platforms: platforms}
-	desc, kept, err := e.export(img.Descriptor, 0)
+	desc, err := e.exportImage(img)
 	if err != nil {
-		return fmt.Errorf("%s: exporting image %s: %w", r.name, img, err)
+		return fmt.Errorf("%s: image %s: %w", r.name, img, err)
 	}
-	if !kept {
-		var found []platformManifest
-		if err := r.platformManifests(img.Descriptor, 0, &found); err != nil {
-			return fmt.Errorf("%s: image %s: %w", r.name, img, err)
-		}
-		return fmt.Errorf("%s: image %s: %w platform %s; it holds %s", r.name, img, ErrNoMatch, listPlatforms(platforms), listPlatforms(platformsOf(found)))
-	}
-	img.Descriptor = desc
-	if err := w.AddImage(img.indexDescriptor(), img.dockerTags()); err != nil {
+	if err := w.AddImage(desc, img.dockerTags()); err != nil {
 		return err
 	}
 	return w.Close()
+}
+
+// exportImage writes what the platforms need of img and returns how index.json lists it.
+func (e exporter) exportImage(img Image) (ocispec.Descriptor, error) {
+	var found []platformManifest
+	if err := e.r.platformManifests(img.Descriptor, 0, &found); err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	wanted := slices.DeleteFunc(slices.Clone(found), func(pm platformManifest) bool { return !e.wants(pm.platform) })
+	switch len(wanted) {
+	case 0:
+		return ocispec.Descriptor{}, fmt.Errorf("%w platform %s; it holds %s", ErrNoMatch, listPlatforms(e.platforms), listPlatforms(platformsOf(found)))
+	case 1:
+		if _, _, err := e.exportManifest(wanted[0].desc); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+		desc := wanted[0].desc
+		desc.Annotations, desc.Platform = img.indexDescriptor().Annotations, &wanted[0].platform
+		return desc, nil
+	}
+	var err error
+	img.Descriptor, _, err = e.export(img.Descriptor, 0)
+	return img.indexDescriptor(), err
 }
 
 // exporter writes the manifests of an image for a set of platforms.

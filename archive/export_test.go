@@ -60,9 +60,15 @@ func TestExport(t *testing.T) {
 			if len(images) != 1 || images[0].Names[0] != "multi" {
 				t.Fatalf("exported images %v, want one named multi", images)
 			}
-			if tt.want == nil {
+			switch len(tt.want) {
+			case 0:
 				if images[0].Descriptor.Digest != multi.Descriptor.Digest {
 					t.Errorf("index %s, want the original %s", images[0].Descriptor.Digest, multi.Descriptor.Digest)
+				}
+				return
+			case 1:
+				if got := images[0].Descriptor; got.Digest != ms[tt.want[0]].Digest || got.Platform == nil || PlatformString(*got.Platform) != tt.want[0] {
+					t.Errorf("index.json lists %+v, want the manifest for %s", got, tt.want[0])
 				}
 				return
 			}
