@@ -115,6 +115,9 @@ func Cases() []Case {
 // Valid is the well-formed archive the OCI cases start from.
 func Valid() ([]byte, error) { return valid() }
 
+// ValidDockerSave is the well-formed docker-save archive the docker-save cases start from.
+func ValidDockerSave() ([]byte, error) { return dockerSave(nil).bytes() }
+
 // Generate writes every case that is not Large into dir.
 func Generate(dir string) error {
 	for _, c := range Cases() {
