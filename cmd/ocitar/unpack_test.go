@@ -16,8 +16,8 @@ func TestUnpack(t *testing.T) {
 		arch  string // etc/arch of the image unpacked
 	}{
 		{"docker-save archive", nil, "oci-tar:../../testdata/sample.docker.tar", "linux/amd64"},
-		{"index, platform chosen", []string{"--platform", "linux/arm64"}, "oci-tar:../../testdata/sample-multi.oci.tar:example.com/ocitar/multi:1", "linux/arm64"},
-		{"index, platform overridden", []string{"--override-arch", "arm64", "--override-os", "linux"}, "oci-tar:../../testdata/sample-multi.oci.tar:example.com/ocitar/multi:1", "linux/arm64"},
+		{"index, platform chosen", []string{"--platform", "linux/arm64"}, "oci-tar:../../testdata/sample-multi.oci.tar:example.com/ocitar/multi:1", "linux/arm64/v8"},
+		{"index, platform overridden", []string{"--override-arch", "arm64", "--override-os", "linux"}, "oci-tar:../../testdata/sample-multi.oci.tar:example.com/ocitar/multi:1", "linux/arm64/v8"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
