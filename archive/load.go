@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,7 +40,8 @@ type LoadedImage struct {
 // written to the store as it is read, named by the digest of its uncompressed
 // content; other small files are held in memory. Once the stream ends, its
 // images are read as Open reads an archive, their remaining blobs (configs,
-// manifests) written, and each is listed by name (io.containerd.image.name,
+// manifests; legacy docker-save images get an OCI manifest) written, and each
+// is listed by name (io.containerd.image.name,
 // else org.opencontainers.image.ref.name, else its first docker RepoTag).
 // A blob that fails its digest fails the load before any image is listed.
 func Load(store Store, in io.Reader, opts Options) (Loaded, error) {
@@ -163,12 +165,11 @@ func (l *loader) addImages() (Loaded, error) {
 	}
 	var loaded Loaded
 	for _, img := range r.Images() {
-		for _, b := range img.blobs {
-			if err := l.copyBlob(r, b); err != nil {
-				return Loaded{}, fmt.Errorf("image %s: %w", img, err)
-			}
+		desc, err := l.storeImage(r, img)
+		if err != nil {
+			return Loaded{}, fmt.Errorf("image %s: %w", img, err)
 		}
-		desc, name := img.Descriptor, storeName(img)
+		name := storeName(img)
 		if err := l.store.AddImage(name, desc); err != nil {
 			return Loaded{}, err
 		}
@@ -179,6 +180,48 @@ func (l *loader) addImages() (Loaded, error) {
 	}
 	loaded.BlobsWritten, loaded.BlobsPresent = len(l.written), len(l.present)
 	return loaded, nil
+}
+
+// storeImage writes what the store lacks of img and returns the descriptor to
+// list it by. A legacy docker-save image, which has no manifest of its own,
+// gets an OCI manifest, as OCI layout readers (skopeo's oci:) want one.
+func (l *loader) storeImage(r *Reader, img Image) (ocispec.Descriptor, error) {
+	synthetic, isLegacy := r.synthetic[img.Descriptor.Digest]
+	for _, b := range img.blobs {
+		if b.Digest == img.Descriptor.Digest && isLegacy {
+			continue
+		}
+		if err := l.copyBlob(r, b); err != nil {
+			return ocispec.Descriptor{}, err
+		}
+	}
+	if !isLegacy {
+		return img.Descriptor, nil
+	}
+	data, err := ociManifestOf(synthetic)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	stored, err := l.store.PutBlob(bytes.NewReader(data), desc.Digest, desc.Size)
+	if err != nil {
+		return ocispec.Descriptor{}, err
+	}
+	l.count(stored)
+	return desc, nil
+}
+
+// ociManifestOf is a synthesized Docker schema2 manifest with OCI media types.
+func ociManifestOf(docker []byte) ([]byte, error) {
+	var m ocispec.Manifest
+	if err := decodeJSON(docker, "synthesized manifest", &m); err != nil {
+		return nil, err
+	}
+	m.MediaType, m.Config.MediaType = ocispec.MediaTypeImageManifest, ocispec.MediaTypeImageConfig
+	for i := range m.Layers {
+		m.Layers[i].MediaType = ocispec.MediaTypeImageLayer
+	}
+	return json.Marshal(m)
 }
 
 func (l *loader) copyBlob(r *Reader, b ocispec.Descriptor) error {
