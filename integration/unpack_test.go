@@ -2,8 +2,17 @@ package integration
 
 import (
 	"path/filepath"
+	"slices"
 	"testing"
 )
+
+// unpackRow is an image for TestUnpackMatchesUmoci.
+type unpackRow struct {
+	file      string // under testdata/
+	sel       string // selector of the image in the archive for ocitar
+	reference string // transport skopeo reads the file with
+	sample    bool   // the image is testimage.Sample, with its whiteouts
+}
 
 // TestUnpackMatchesUmoci unpacks every peer archive and the project's sample
 // images, which hold whiteouts, an opaque directory, symlinks and hard links,
@@ -14,12 +23,7 @@ import (
 // --rootless does, and the tree comparison leaves owners and times out.
 func TestUnpackMatchesUmoci(t *testing.T) {
 	platform := []string{"--override-arch", "amd64", "--override-os", "linux"}
-	tests := []struct {
-		file      string
-		sel       string // selector of the image in the archive for ocitar
-		reference string // the image as skopeo reads it
-		sample    bool   // the image is testimage.Sample, with its whiteouts
-	}{
+	tests := []unpackRow{
 		{"sample.docker.tar", "", "docker-archive:", true},
 		{"sample-multi.oci.tar", "example.com/ocitar/multi:1", "oci-archive:", true},
 		{"peers/a-docker-2layer.skopeo.tar", "", "docker-archive:", false},
@@ -28,6 +32,16 @@ func TestUnpackMatchesUmoci(t *testing.T) {
 		{"peers/b-oci-one.skopeo.tar", "", "oci-archive:", false},
 		{"peers/c-oci-multi.skopeo.tar", "latest", "oci-archive:", false},
 		{"peers/h-hello-world-docker25.ggcr-fixture.tar", "", "docker-archive:", false},
+	}
+	peerArchives, err := filepath.Glob(testdata("peers/*.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range peerArchives {
+		name := "peers/" + filepath.Base(path)
+		if !slices.ContainsFunc(tests, func(row unpackRow) bool { return row.file == name }) {
+			t.Errorf("%s has no row: add it with the reference skopeo reads it by", name)
+		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
