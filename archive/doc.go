@@ -16,6 +16,17 @@
 // docker-save images get a synthesized Docker schema2 manifest whose layers are
 // named by their DiffIDs, as containers/image's docker-archive: does.
 //
+// As a library for tools that embed image handling: Reader.Resolve picks an
+// image by selector and platform and returns its manifest, config and layers;
+// OpenDir reads an OCI layout directory as a Reader; OpenLayer, ExtractLayers
+// and Unpack turn layers into tars or a root filesystem; Export writes an
+// image, filtered to platforms, as an OCI tar to any io.Writer; Load reads a
+// tar from a stream once into a Store such as LayoutStore, an OCI layout
+// directory, writing only the blobs it lacks; Cache fetches an image once by
+// name and resolves it afterwards without its source. Everything that reads
+// blobs takes a BlobOpener, which Reader, LayoutStore and Cache all are.
+// docs/library.md is a short guide.
+//
 // Errors wrap the kinds declared in errors.go, so callers can test them with
 // errors.Is. The package depends on the standard library, the OCI image-spec and
 // go-digest and a compression library only; it never imports containers/image.
