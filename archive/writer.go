@@ -88,6 +88,20 @@ func (w *Writer) Has(d digest.Digest) (int64, bool) {
 // a read error fails the call with nothing of the blob referenced. A blob
 // already stored is not read again.
 func (w *Writer) PutBlob(r io.Reader, d digest.Digest, size int64) (digest.Digest, int64, error) {
+	return w.putBlob(r, d, size, newHashingReader)
+}
+
+// PutCheckedBlob is PutBlob for a caller that checks the digest of r itself,
+// as containers/image's copy engine does on every stream it passes on with a
+// digest: r must fail its last Read unless its content is d. A blob of known
+// digest and size is then counted, not hashed a second time; one of unknown
+// digest or size is hashed as by PutBlob.
+func (w *Writer) PutCheckedBlob(r io.Reader, d digest.Digest, size int64) (digest.Digest, int64, error) {
+	return w.putBlob(r, d, size, func(r io.Reader, _ digest.Algorithm) *hashingReader { return newCountingReader(r) })
+}
+
+// putBlob stores a blob, reading one of known digest and size through known(r).
+func (w *Writer) putBlob(r io.Reader, d digest.Digest, size int64, known func(io.Reader, digest.Algorithm) *hashingReader) (digest.Digest, int64, error) {
 	if n, ok := w.blobs[d]; ok {
 		return d, n, nil
 	}
@@ -106,7 +120,7 @@ func (w *Writer) PutBlob(r io.Reader, d digest.Digest, size int64) (digest.Diges
 	}
 	switch {
 	case d != "" && size >= 0:
-		return d, size, w.putKnown(r, d, size)
+		return d, size, w.putKnown(known(r, alg), d, size)
 	case w.seeker != nil:
 		return w.putPatched(r, alg, d, size)
 	}
@@ -321,10 +335,9 @@ func (w *Writer) ensureDirs(alg digest.Algorithm) error {
 	return nil
 }
 
-// putKnown streams a blob of known digest and size: header, then data.
-func (w *Writer) putKnown(r io.Reader, d digest.Digest, size int64) error {
+// putKnown streams a blob of known digest and size, hashed through hr: header, then data.
+func (w *Writer) putKnown(hr *hashingReader, d digest.Digest, size int64) error {
 	start := w.pos
-	hr := newHashingReader(r, d.Algorithm())
 	err := w.writeEntry(blobPath(d), hr, size)
 	if err == nil {
 		err = hr.expectEOF(size)
@@ -490,26 +503,72 @@ func (f writerFunc) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// hashingReader hashes and counts what is read through it.
+// hashChunk is how many bytes a hashingReader gathers before it hashes them
+// on another goroutine.
+const hashChunk = 1 << 20
+
+// hashingReader hashes and counts what is read through it. It hashes in the
+// background, a chunk at a time, so that hashing runs on another core
+// alongside whatever the caller does with the bytes (often a second hash, by
+// containers/image's copy engine, and a write).
 type hashingReader struct {
-	r   io.Reader
-	alg digest.Algorithm
-	h   hash.Hash
-	n   int64
+	r       io.Reader
+	alg     digest.Algorithm
+	h       hash.Hash // nil: the reader only counts
+	n       int64
+	pending []byte        // read, not yet hashed
+	spare   []byte        // the chunk hashed in the background, then pending's next buffer
+	hashed  chan struct{} // closed when the background hashing ends; nil when none runs
 }
 
 func newHashingReader(r io.Reader, alg digest.Algorithm) *hashingReader {
 	return &hashingReader{r: r, alg: alg, h: alg.Hash()}
 }
 
+// newCountingReader counts what is read through it, for a caller that checks
+// the digest itself.
+func newCountingReader(r io.Reader) *hashingReader {
+	return &hashingReader{r: r}
+}
+
 func (h *hashingReader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
-	h.h.Write(p[:n])
 	h.n += int64(n)
+	if h.h != nil {
+		h.pending = append(h.pending, p[:n]...)
+		if len(h.pending) >= hashChunk {
+			h.hashInBackground()
+		}
+	}
 	return n, err
 }
 
+// hashInBackground hands pending to a goroutine that hashes it, once the
+// previous chunk is hashed.
+func (h *hashingReader) hashInBackground() {
+	h.wait()
+	chunk := h.pending
+	h.pending, h.spare = h.spare[:0], chunk
+	done := make(chan struct{})
+	h.hashed = done
+	go func() {
+		h.h.Write(chunk)
+		close(done)
+	}()
+}
+
+func (h *hashingReader) wait() {
+	if h.hashed != nil {
+		<-h.hashed
+		h.hashed = nil
+	}
+}
+
+// digest is the digest of everything read so far.
 func (h *hashingReader) digest() digest.Digest {
+	h.wait()
+	h.h.Write(h.pending)
+	h.pending = h.pending[:0]
 	return digest.NewDigest(h.alg, h.h)
 }
 
@@ -531,7 +590,10 @@ func (h *hashingReader) verify(d digest.Digest, size int64) error {
 	if size >= 0 && h.n != size {
 		return fmt.Errorf("%w: blob has %d bytes, %d declared", ErrSizeMismatch, h.n, size)
 	}
-	if got := h.digest(); d != "" && got != d {
+	if d == "" || h.h == nil {
+		return nil
+	}
+	if got := h.digest(); got != d {
 		return fmt.Errorf("%w: blob %s: content is %s", ErrDigestMismatch, d, got)
 	}
 	return nil

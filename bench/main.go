@@ -29,6 +29,7 @@ type config struct {
 	runs      int
 	benchtime string // for go test -bench; "" is go's default
 	smoke     bool
+	only      string // measures only the groups whose title contains it; no targets, no Go benchmarks
 }
 
 func main() {
@@ -43,6 +44,7 @@ func main() {
 	flag.StringVar(&memSizes, "mem-sizes", "128,1024,4096", "`MiB` of each image of the memory series, comma-separated")
 	flag.IntVar(&c.runs, "runs", 3, "runs of each command")
 	flag.BoolVar(&c.smoke, "smoke", false, "a tiny corpus, one run: checks that every command works")
+	flag.StringVar(&c.only, "only", "", "measure only the groups whose title contains `TEXT` (skips the targets and the Go benchmarks)")
 	flag.Parse()
 	if c.smoke {
 		size, scaleSize, memSizes, c.runs, c.benchtime = 16, 16, "8,32", 1, "1x"
@@ -91,6 +93,9 @@ func benchmark(c config) error {
 	}
 	var results []groupResult
 	for _, g := range groups(c, corpus) {
+		if !strings.Contains(g.title, c.only) {
+			continue
+		}
 		logf("measuring %s", g.title)
 		r, err := measureGroup(g, c.runs, c.work, mount)
 		if err != nil {
@@ -98,10 +103,12 @@ func benchmark(c config) error {
 		}
 		results = append(results, r)
 	}
-	logf("running the Go benchmarks of archive/")
-	goBench, err := runGoBench(c.benchtime)
-	if err != nil {
-		return err
+	var goBench string
+	if c.only == "" {
+		logf("running the Go benchmarks of archive/")
+		if goBench, err = runGoBench(c.benchtime); err != nil {
+			return err
+		}
 	}
 	report := buildReport(c, corpus, results, goBench, method)
 	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {

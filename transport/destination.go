@@ -75,8 +75,13 @@ func (d *imageDestination) IgnoresEmbeddedDockerReference() bool { return true }
 // order the copy engine sends them, which keeps the output reproducible.
 func (d *imageDestination) HasThreadSafePutBlob() bool { return false }
 
+// PutBlob writes the blob into the archive as it streams. The contract of
+// types.ImageDestination says a digest the caller passes MUST match the
+// stream, and copy.Image checks it on this very stream (its digestingReader,
+// copy/blob.go), failing the last Read otherwise: so a blob of known digest
+// and size is hashed once, by the copy engine, and its size checked here.
 func (d *imageDestination) PutBlob(ctx context.Context, stream io.Reader, info types.BlobInfo, cache types.BlobInfoCache, isConfig bool) (types.BlobInfo, error) {
-	dg, size, err := d.a.w.PutBlob(stream, info.Digest, info.Size)
+	dg, size, err := d.a.w.PutCheckedBlob(stream, info.Digest, info.Size)
 	if err != nil {
 		return types.BlobInfo{}, fmt.Errorf("oci-tar:%s: %w", d.ref.StringWithinTransport(), err)
 	}
