@@ -127,7 +127,9 @@ func TestOpenDirRefusesLinksOut(t *testing.T) {
 		link    func(b *layoutBuilder) string // the file replaced by a link to outside
 		openErr bool
 	}{
-		{"layer", func(b *layoutBuilder) string { return "blobs/sha256/" + b.blob("", []byte("the layer")).Digest.Encoded() }, false},
+		{"layer", func(b *layoutBuilder) string {
+			return "blobs/sha256/" + b.blob("", []byte("the layer")).Digest.Encoded()
+		}, false},
 		{"index.json", func(*layoutBuilder) string { return indexFile }, true},
 	}
 	for _, tt := range tests {
