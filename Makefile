@@ -7,7 +7,7 @@ BIN      := $(CURDIR)/bin
 TAGS     := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
 export GOFLAGS := -tags=$(TAGS)
 
-.PHONY: all build test unit deps demo bench bench-smoke testdata clean
+.PHONY: all build test unit deps demo bench bench-smoke fuzz fuzz-smoke testdata clean
 
 all: build
 
@@ -21,6 +21,7 @@ test: deps build
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 	$(MAKE) bench-smoke
+	$(MAKE) fuzz-smoke
 
 unit:
 	$(GO) test -count=1 ./archive/... ./transport/...
@@ -41,3 +42,18 @@ testdata:
 
 clean:
 	rm -rf $(BIN) out
+
+# Every fuzz target, FUZZTIME each (docs/hardening.md records the last long run).
+# `make -j2 fuzz FUZZPARALLEL=1` runs two targets at once, one worker each.
+FUZZTIME     ?= 10m
+FUZZPARALLEL ?= 2
+FUZZ_TARGETS := archive/FuzzOpen archive/FuzzTarIndex archive/FuzzDockerSave archive/FuzzParseSelector transport/FuzzParseReference
+
+fuzz: $(FUZZ_TARGETS:%=fuzz/%)
+
+fuzz/%:
+	$(GO) test -run '^$$' -fuzz '^$(notdir $*)$$' -fuzztime $(FUZZTIME) -parallel $(FUZZPARALLEL) ./$(dir $*)
+
+# A few seconds of each fuzz target, for make test.
+fuzz-smoke:
+	$(MAKE) fuzz FUZZTIME=5s
