@@ -48,6 +48,9 @@ func NewArchiveWriter(sys *types.SystemContext, path string, opts ArchiveOptions
 		a.w = archive.NewWriter(struct{ io.Writer }{os.Stdout}, wopts) // never seek on stdout, even a redirected one
 		return a, nil
 	}
+	if err := refuseSymlink(path); err != nil {
+		return nil, err
+	}
 	if !opts.Replace {
 		if a.old, err = openExisting(path, sys); err != nil {
 			return nil, err
@@ -70,6 +73,18 @@ func (a *ArchiveWriter) NewReference(name string) (types.ImageReference, error) 
 	r := ref.(ociTarReference)
 	r.writer = a
 	return r, nil
+}
+
+// refuseSymlink refuses a destination path that is a symbolic link: the file
+// is replaced by renaming, which would replace the link and leave its target
+// stale, and writing through it would let a link planted in a shared directory
+// redirect the write.
+func refuseSymlink(path string) error {
+	if st, err := os.Lstat(path); err == nil && st.Mode()&os.ModeSymlink != 0 {
+		target, _ := os.Readlink(path)
+		return fmt.Errorf("%s is a symbolic link (to %s); give the path of the file itself", path, target)
+	}
+	return nil
 }
 
 // openExisting opens the archive already at path, if any, to keep its images.
