@@ -56,3 +56,28 @@ func TestVerifyPrintsEveryProblem(t *testing.T) {
 		t.Errorf("verify: exit %d, stdout %q, stderr %q; want 1, none, %q", status, stdout, stderr, want)
 	}
 }
+
+// TestMaxDecompressionRatioFlag: the gzip bomb of the corpus is refused as a
+// bomb, and with the ratio raised it is spooled whole and refused for what it
+// holds, by verify and by copy (through the transport) alike.
+func TestMaxDecompressionRatioFlag(t *testing.T) {
+	const bomb = "../../testdata/malicious/gzip-bomb.tar.gz"
+	dest := "oci-tar:" + filepath.Join(t.TempDir(), "out.tar")
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"verify", bomb}, "decompression bomb"},
+		{[]string{"--max-decompression-ratio", "2000", "verify", bomb}, "neither an OCI layout"},
+		{[]string{"copy", "--quiet", "oci-tar:" + bomb, dest}, "decompression bomb"},
+		{[]string{"--max-decompression-ratio", "2000", "copy", "--quiet", "oci-tar:" + bomb, dest}, "neither an OCI layout"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
+			status, _, stderr := ocitar(t, append([]string{"--tmpdir", t.TempDir()}, tt.args...)...)
+			if status != 1 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 1 and %q", status, stderr, tt.want)
+			}
+		})
+	}
+}
