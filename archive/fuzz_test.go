@@ -21,8 +21,9 @@ import (
 const maxFuzzInput = 1 << 20
 
 // FuzzOpen opens arbitrary bytes as an archive, then reads every manifest and
-// every blob of every image to EOF. It must not panic, hang or allocate
-// without bound; errors are expected.
+// every blob of every image to EOF, and verifies them as Verify does, going on
+// past problems. It must not panic, hang or allocate without bound; errors are
+// expected.
 func FuzzOpen(f *testing.F) {
 	valid, err := malicious.Valid()
 	if err != nil {
@@ -42,6 +43,10 @@ func FuzzOpen(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > maxFuzzInput {
 			return
+		}
+		var problems []error
+		if r, err := newNamedReader(bytes.NewReader(data), int64(len(data)), "fuzz", Options{problems: &problems}); err == nil {
+			r.verify(problems)
 		}
 		r, err := NewReader(bytes.NewReader(data), int64(len(data)))
 		if err != nil {

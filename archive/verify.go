@@ -29,7 +29,12 @@ func Verify(path string, opts Options) Report {
 		return Report{Problems: append(nameProblems(path, problems), err)}
 	}
 	defer r.Close()
-	rep := Report{Images: len(r.images), Problems: nameProblems(r.name, problems)}
+	return r.verify(nameProblems(r.name, problems))
+}
+
+// verify reads every blob the images of r reference, adding what fails to problems.
+func (r *Reader) verify(problems []error) Report {
+	rep := Report{Images: len(r.images), Problems: problems}
 	seen := map[digest.Digest]bool{}
 	for _, img := range r.images {
 		for _, b := range img.blobs {

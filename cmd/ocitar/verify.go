@@ -47,6 +47,14 @@ func runVerify(g *globalOptions, path string, out io.Writer) error {
 	if len(rep.Problems) > 0 {
 		return problems(rep.Problems)
 	}
-	_, err := fmt.Fprintf(out, "%s: %d images, %d blobs, all verified\n", path, rep.Images, rep.Blobs)
+	_, err := fmt.Fprintf(out, "%s: %s, %s, all verified\n", path, count(rep.Images, "image"), count(rep.Blobs, "blob"))
 	return err
+}
+
+// count is "1 image", "2 images".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -14,8 +14,8 @@ func TestVerify(t *testing.T) {
 		stdout string
 		stderr []string // what each line of stderr contains
 	}{
-		{"../../testdata/sample-multi.oci.tar", 0, "../../testdata/sample-multi.oci.tar: 1 images, 8 blobs, all verified\n", nil},
-		{"oci-tar:../../testdata/sample.docker.tar", 0, "../../testdata/sample.docker.tar: 1 images, 4 blobs, all verified\n", nil},
+		{"../../testdata/sample-multi.oci.tar", 0, "../../testdata/sample-multi.oci.tar: 1 image, 8 blobs, all verified\n", nil},
+		{"oci-tar:../../testdata/sample.docker.tar", 0, "../../testdata/sample.docker.tar: 1 image, 4 blobs, all verified\n", nil},
 		{"../../testdata/malicious/missing-blob.tar", 1, "", []string{"missing-blob.tar: blob missing from the archive: sha256:"}},
 		{"../../testdata/absent.tar", 1, "", []string{"absent.tar: no such file"}},
 	}
