@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -35,10 +37,16 @@ func FuzzOpen(f *testing.F) {
 	}
 	f.Add(valid)
 	f.Add(dockerSave)
-	for _, c := range malicious.Cases() {
-		if data, err := c.Build(); err == nil && len(data) <= maxFuzzInput {
-			f.Add(data)
+	corpus, err := filepath.Glob("../testdata/malicious/*")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, path := range corpus {
+		data, err := os.ReadFile(path)
+		if err != nil {
+			f.Fatal(err)
 		}
+		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > maxFuzzInput {
