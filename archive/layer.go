@@ -103,7 +103,7 @@ func (o ExtractOptions) concurrency() int {
 // ErrDigestMismatch, leaves no file behind.
 func ExtractLayers(ctx context.Context, b BlobOpener, layers []ocispec.Descriptor, diffIDs []digest.Digest, dir string, opts ExtractOptions) ([]*os.File, error) {
 	if err := checkDiffIDs(layers, diffIDs); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("extracting layers: %w", err)
 	}
 	for _, d := range diffIDs {
 		if err := os.MkdirAll(filepath.Join(dir, d.Algorithm().String()), 0o755); err != nil {

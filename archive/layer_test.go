@@ -229,8 +229,8 @@ func TestExtractLayersFails(t *testing.T) {
 		text    string // in the error
 	}{
 		{"DiffID mismatch", context.Background(), []digest.Digest{digest.FromBytes(good), digest.FromString("not layer 2")}, ErrDigestMismatch, "layer 2 of 2 (" + layers[1].Digest.String() + ")"},
-		{"a DiffID short", context.Background(), []digest.Digest{digest.FromBytes(good)}, ErrInvalidMetadata, "2 layers and 1 DiffIDs"},
-		{"DiffID not a digest", context.Background(), []digest.Digest{digest.FromBytes(good), "sha256:../../etc"}, ErrInvalidMetadata, "layer 2 of 2"},
+		{"a DiffID short", context.Background(), []digest.Digest{digest.FromBytes(good)}, ErrInvalidMetadata, "extracting layers: invalid metadata: 2 layers and 1 DiffIDs"},
+		{"DiffID not a digest", context.Background(), []digest.Digest{digest.FromBytes(good), "sha256:../../etc"}, ErrInvalidMetadata, "extracting layers: invalid metadata: DiffID of layer 2 of 2"},
 		{"context cancelled", cancelled, []digest.Digest{digest.FromBytes(good), digest.FromBytes(bad)}, context.Canceled, ""},
 	}
 	for _, tt := range tests {

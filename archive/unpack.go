@@ -24,9 +24,10 @@ type UnpackOptions struct {
 	// DiffIDs, when set, are the layers' uncompressed digests (the config's
 	// rootfs.diff_ids), and each layer must match its own.
 	DiffIDs []digest.Digest
-	// Chown gives files the owners their entries name. It takes effect only
-	// when the process runs as root; otherwise every file belongs to the
-	// caller, as with umoci unpack --rootless.
+	// Chown gives files the owners their entries name, and makes device
+	// entries devices. It takes effect only when the process runs as root;
+	// otherwise every file belongs to the caller and each device is an empty
+	// file, as with umoci unpack --rootless.
 	Chown bool
 }
 
@@ -45,9 +46,13 @@ const maxSymlinks = 40
 // Unpack applies layers, base first, into dir as a root filesystem: regular
 // files, directories, symlinks, hard links, fifos and devices with their
 // modes (setuid, setgid and sticky included) and modification times, and OCI
-// whiteouts. Extended attributes are not applied. Devices are created when the
-// process runs as root; otherwise each is an empty file, as umoci --rootless
-// makes them.
+// whiteouts. Extended attributes are not applied. Devices are created only
+// with UnpackOptions.Chown, as root; otherwise each is an empty file, as umoci
+// --rootless makes them.
+//
+// Without Chown, files belong to the caller: as root, a setuid file is then
+// setuid root. Unpack images you do not trust as another user, or into a
+// directory whose parent only its owner may enter (mode 0700).
 //
 // No entry can reach outside dir: names that are absolute or climb out with
 // "..", and hard links to such names, are refused with an error wrapping
@@ -58,7 +63,8 @@ const maxSymlinks = 40
 //
 // dir must not exist, or be an empty directory. The layers are applied into a
 // new directory beside it, which is renamed to dir once complete: a failed
-// Unpack leaves dir as it was.
+// Unpack leaves dir as it was, and removes the new directory even where the
+// layers made directories their owner may not enter.
 func Unpack(ctx context.Context, b BlobOpener, layers []ocispec.Descriptor, dir string, opts UnpackOptions) error {
 	dir = filepath.Clean(dir)
 	if opts.DiffIDs != nil {
@@ -66,8 +72,7 @@ func Unpack(ctx context.Context, b BlobOpener, layers []ocispec.Descriptor, dir 
 			return fmt.Errorf("unpacking into %s: %w", dir, err)
 		}
 	}
-	replace, err := checkUnpackDir(dir)
-	if err != nil {
+	if err := checkUnpackDir(dir); err != nil {
 		return err
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".ocitar-*")
@@ -75,51 +80,63 @@ func Unpack(ctx context.Context, b BlobOpener, layers []ocispec.Descriptor, dir 
 		return fmt.Errorf("unpacking into %s: %w", dir, err)
 	}
 	if err := unpackInto(ctx, b, layers, tmp, opts); err != nil {
-		os.RemoveAll(tmp)
+		removeTree(tmp)
 		return fmt.Errorf("unpacking into %s: %w", dir, err)
 	}
-	if err := moveInto(tmp, dir, replace); err != nil {
-		os.RemoveAll(tmp)
+	if err := moveInto(tmp, dir); err != nil {
+		removeTree(tmp)
 		return fmt.Errorf("unpacking into %s: %w", dir, err)
 	}
 	return nil
 }
 
-// checkUnpackDir checks that dir is absent or an empty directory, and says
-// whether it is there to be replaced.
-func checkUnpackDir(dir string) (bool, error) {
+// checkUnpackDir checks that dir is absent or an empty directory.
+func checkUnpackDir(dir string) error {
 	fi, err := os.Lstat(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
+		return nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("unpacking into %s: %w", dir, err)
+		return fmt.Errorf("unpacking into %s: %w", dir, err)
 	}
 	if !fi.IsDir() {
-		return false, fmt.Errorf("unpacking into %s: it exists and is not a directory", dir)
+		return fmt.Errorf("unpacking into %s: it exists and is not a directory", dir)
 	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return false, fmt.Errorf("unpacking into %s: %w", dir, err)
+		return fmt.Errorf("unpacking into %s: %w", dir, err)
 	}
 	if len(entries) > 0 {
-		return false, fmt.Errorf("unpacking into %s: the directory is not empty", dir)
+		return fmt.Errorf("unpacking into %s: the directory is not empty", dir)
 	}
-	return true, nil
+	return nil
 }
 
 // moveInto renames the complete root filesystem tmp to dir, replacing dir
 // when it is an empty directory.
-func moveInto(tmp, dir string, replace bool) error {
-	if replace {
-		if err := os.Remove(dir); err != nil {
-			return err
-		}
-	}
-	if err := os.Rename(tmp, dir); err != nil {
+func moveInto(tmp, dir string) error {
+	if err := renameDir(tmp, dir); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(dir))
+}
+
+// removeTree removes what it can of dir, the temporary directory of a failed
+// Unpack, making each of its directories first readable, writable and
+// searchable by their owner: the layers may have made directories that the
+// caller, unless root, could neither list nor empty.
+func removeTree(dir string) {
+	os.Chmod(dir, 0o700)
+	if root, err := os.OpenRoot(dir); err == nil {
+		fs.WalkDir(root.FS(), ".", func(p string, d fs.DirEntry, err error) error {
+			if err == nil && d.IsDir() {
+				root.Chmod(p, 0o700)
+			}
+			return nil
+		})
+		root.Close()
+	}
+	os.RemoveAll(dir)
 }
 
 func unpackInto(ctx context.Context, b BlobOpener, layers []ocispec.Descriptor, dir string, opts UnpackOptions) error {
@@ -131,8 +148,7 @@ func unpackInto(ctx context.Context, b BlobOpener, layers []ocispec.Descriptor, 
 		return err
 	}
 	defer root.Close()
-	u := &unpacker{root: root, privileged: os.Geteuid() == 0, dirs: map[string]*tar.Header{}}
-	u.chown = opts.Chown && u.privileged
+	u := &unpacker{root: root, chown: opts.Chown && os.Geteuid() == 0, dirs: map[string]*tar.Header{}}
 	for i, layer := range layers {
 		var diffID digest.Digest
 		if opts.DiffIDs != nil {
@@ -147,9 +163,8 @@ func unpackInto(ctx context.Context, b BlobOpener, layers []ocispec.Descriptor, 
 
 // unpacker applies layers into a root filesystem.
 type unpacker struct {
-	root       *os.Root
-	privileged bool // running as root: devices are created
-	chown      bool
+	root  *os.Root
+	chown bool // running as root with UnpackOptions.Chown: owners are set and devices created
 	// dirs holds the header of every directory, whose mode and times are set
 	// once all layers are applied: until then directories stay writable, and
 	// new entries would change their times.
@@ -373,7 +388,7 @@ func (u *unpacker) create(target string, hdr *tar.Header, r io.Reader) error {
 	case tar.TypeLink:
 		return u.link(target, hdr.Linkname)
 	case tar.TypeChar, tar.TypeBlock:
-		if !u.privileged {
+		if !u.chown {
 			return u.writeFile(target, strings.NewReader(""))
 		}
 		return mknod(u.root, target, hdr)
@@ -431,14 +446,16 @@ func (u *unpacker) setMetadata(target string, hdr *tar.Header) error {
 	return u.root.Chtimes(target, accessTime(hdr), hdr.ModTime)
 }
 
-// finishDirs sets the mode and times of every directory.
+// finishDirs sets the times and mode of every directory, the deepest first:
+// a mode that forbids entering a directory must not stop the ones under it,
+// nor its own times.
 func (u *unpacker) finishDirs() error {
-	for _, d := range slices.Sorted(maps.Keys(u.dirs)) {
+	for _, d := range slices.Backward(slices.Sorted(maps.Keys(u.dirs))) {
 		hdr := u.dirs[d]
-		if err := u.root.Chmod(d, entryMode(hdr)); err != nil {
+		if err := u.root.Chtimes(d, accessTime(hdr), hdr.ModTime); err != nil {
 			return fmt.Errorf("directory %s: %w", d, err)
 		}
-		if err := u.root.Chtimes(d, accessTime(hdr), hdr.ModTime); err != nil {
+		if err := u.root.Chmod(d, entryMode(hdr)); err != nil {
 			return fmt.Errorf("directory %s: %w", d, err)
 		}
 	}

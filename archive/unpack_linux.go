@@ -29,6 +29,16 @@ func mknod(root *os.Root, target string, hdr *tar.Header) error {
 	})
 }
 
+// renameDir renames directory tmp to dir, replacing dir if it is an empty
+// directory, in one rename(2): os.Rename refuses to replace a directory, and
+// removing dir first would lose it if the rename then failed.
+func renameDir(tmp, dir string) error {
+	if err := syscall.Rename(tmp, dir); err != nil {
+		return &os.LinkError{Op: "rename", Old: tmp, New: dir, Err: err}
+	}
+	return nil
+}
+
 // mkdev encodes a device number as glibc's makedev does.
 func mkdev(major, minor int64) uint64 {
 	ma, mi := uint64(major), uint64(minor)

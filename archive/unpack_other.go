@@ -4,7 +4,9 @@ package archive
 
 import (
 	"archive/tar"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"time"
 )
@@ -16,3 +18,13 @@ func mknod(_ *os.Root, _ string, hdr *tar.Header) error {
 
 // lchtimes leaves the times of symlinks as they are: only Linux builds set them.
 func lchtimes(*os.Root, string, time.Time, time.Time) error { return nil }
+
+// renameDir renames directory tmp to dir, removing dir first if it is an
+// empty directory, which os.Rename does not replace: should the rename then
+// fail, dir is gone. Linux builds replace it in one rename(2).
+func renameDir(tmp, dir string) error {
+	if err := os.Remove(dir); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}

@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,17 +22,27 @@ import (
 )
 
 // describeTree describes every path under root: type, mode, a regular file's
-// content and link count, a symlink's target.
+// content and link count, a symlink's target. Each directory, root included,
+// is then given rwx for its owner, so that a test not running as root can
+// walk and remove the tree.
 func describeTree(t *testing.T, root string) map[string]string {
 	t.Helper()
 	tree := map[string]string{}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || p == root {
+		if err != nil {
 			return err
 		}
 		info, err := d.Info()
 		if err != nil {
 			return err
+		}
+		if d.IsDir() {
+			if err := os.Chmod(p, info.Mode().Perm()|0o700); err != nil {
+				return err
+			}
+		}
+		if p == root {
+			return nil
 		}
 		rel, _ := filepath.Rel(root, p)
 		desc := info.Mode().String()
@@ -284,5 +296,217 @@ func TestUnpackTimes(t *testing.T) {
 		if !fi.ModTime().Equal(tt.want) {
 			t.Errorf("%s: modified %v, want %v", tt.path, fi.ModTime().UTC(), tt.want)
 		}
+	}
+}
+
+// meddlingBlobs calls meddle before serving a blob, as another process could
+// change the destination while Unpack applies the layers.
+type meddlingBlobs struct {
+	memBlobs
+	meddle func()
+}
+
+func (m meddlingBlobs) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
+	m.meddle()
+	return m.memBlobs.OpenBlob(d)
+}
+
+// TestUnpackDestinationChanged changes the empty destination directory while
+// the layers are applied: the final rename must fail without removing what is
+// there now, and leave no temporary directory.
+func TestUnpackDestinationChanged(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(dir string) error
+		mine   string // the file change writes, under dir's parent
+		want   string // in the error
+	}{
+		{"replaced by a file", func(dir string) error {
+			if err := os.Remove(dir); err != nil {
+				return err
+			}
+			return os.WriteFile(dir, []byte("mine"), 0o644)
+		}, "rootfs", "not a directory"},
+		{"filled", func(dir string) error {
+			return os.WriteFile(filepath.Join(dir, "f"), []byte("mine"), 0o644)
+		}, "rootfs/f", "not empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "rootfs")
+			mkdir(t, dir)
+			err := unpackMeddled(t, dir, func() {
+				if err := tt.change(dir); err != nil {
+					t.Error(err)
+				}
+			}, []layerEntry{regEntry("a", 0o644, "a")})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), dir) {
+				t.Fatalf("error %v, want one naming %s and saying %q", err, dir, tt.want)
+			}
+			if data, err := os.ReadFile(filepath.Join(parent, tt.mine)); err != nil || string(data) != "mine" {
+				t.Errorf("%s holds %q (%v), want what was written meanwhile", tt.mine, data, err)
+			}
+			if names := dirNames(t, parent); !slices.Equal(names, []string{"rootfs"}) {
+				t.Errorf("%s holds %q, want only rootfs", parent, names)
+			}
+		})
+	}
+}
+
+// unpackMeddled unpacks layers into dir as unpackLayers does, calling meddle
+// when a layer is opened.
+func unpackMeddled(t *testing.T, dir string, meddle func(), layers ...[]layerEntry) error {
+	t.Helper()
+	blobs := meddlingBlobs{memBlobs{}, meddle}
+	var descs []ocispec.Descriptor
+	for _, entries := range layers {
+		descs = append(descs, blobs.add(t, gzipCompressed, layerTar(t, entries...)))
+	}
+	return Unpack(context.Background(), blobs, descs, dir, UnpackOptions{})
+}
+
+// TestUnpackRestrictedDirectories unpacks directories that their owner may not
+// enter or write. Only a process that is not root meets those permissions: as
+// root, the test runs again as user nobody.
+func TestUnpackRestrictedDirectories(t *testing.T) {
+	if rerunAsNobody(t) {
+		return
+	}
+	type layers = [][]layerEntry
+	tests := []struct {
+		name   string
+		layers layers
+		fill   bool              // the destination is filled meanwhile, so the final rename fails
+		want   map[string]string // nil: Unpack fails
+	}{
+		{"a subdirectory of a directory nobody may enter", layers{{
+			dirEntry("a/", 0), dirEntry("a/b/", 0o755), regEntry("a/b/f", 0o644, "f"),
+		}}, false, map[string]string{".": "drwxr-xr-x", "a": "d---------", "a/b": "drwxr-xr-x", "a/b/f": `-rw-r--r-- "f"`}},
+		{"a root nobody may enter", layers{{
+			dirEntry("./", 0), dirEntry("d/", 0o500), regEntry("d/f", 0o400, "f"),
+		}}, false, map[string]string{".": "d---------", "d": "dr-x------", "d/f": `-r-------- "f"`}},
+		{"a failure leaves nothing of a read-only root and a directory nobody may enter", layers{
+			{dirEntry("./", 0o555), dirEntry("a/", 0), dirEntry("a/b/", 0o755), regEntry("a/b/f", 0o644, "f")},
+		}, true, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "rootfs")
+			mkdir(t, dir)
+			meddle := func() {}
+			if tt.fill {
+				meddle = func() { mkfile(t, filepath.Join(dir, "f")) }
+			}
+			err := unpackMeddled(t, dir, meddle, tt.layers...)
+			if tt.want == nil {
+				if err == nil {
+					t.Fatal("Unpack succeeded, want the rename to fail")
+				}
+				if names := dirNames(t, parent); !slices.Equal(names, []string{"rootfs"}) {
+					t.Errorf("%s holds %q after the failure, want only rootfs", parent, names)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Stat(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := describeTree(t, dir)
+			got["."] = fi.Mode().String()
+			if !maps.Equal(got, tt.want) {
+				t.Errorf("tree %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+// nobody is the user and group ID of user nobody.
+const nobody = 65534
+
+// rerunAsNobody runs the calling test again as user nobody, in a child
+// process, when the test runs as root, whom file permissions do not stop. It
+// reports whether it did: the caller then returns.
+func rerunAsNobody(t *testing.T) bool {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		return false
+	}
+	dir := t.TempDir()
+	tmp := filepath.Join(dir, "tmp")
+	mkdir(t, tmp)
+	if err := os.Chown(tmp, nobody, nobody); err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "test")
+	copyExecutable(t, exe)
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(exe, "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
+	out, err := cmd.CombinedOutput()
+	t.Logf("as user nobody:\n%s", out)
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("as user nobody: %v", err)
+	}
+	return true
+}
+
+// copyExecutable copies the test binary to path, executable by everyone.
+func copyExecutable(t *testing.T, path string) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUnpackDevices unpacks device entries: devices are made only with Chown,
+// as root; otherwise each is an empty file.
+func TestUnpackDevices(t *testing.T) {
+	device := func(typ byte, name string) layerEntry {
+		return layerEntry{hdr: tar.Header{Typeflag: typ, Name: name, Mode: 0o666, Devmajor: 1, Devminor: 3, ModTime: entryTime}}
+	}
+	blobs := memBlobs{}
+	layers := []ocispec.Descriptor{blobs.add(t, gzipCompressed, layerTar(t, device(tar.TypeChar, "null"), device(tar.TypeBlock, "disk")))}
+	files := map[string]string{"null": `-rw-rw-rw- ""`, "disk": `-rw-rw-rw- ""`}
+	devices := map[string]string{"null": "Dcrw-rw-rw-", "disk": "Drw-rw-rw-"}
+	if os.Geteuid() != 0 {
+		devices = files
+	}
+	tests := []struct {
+		name  string
+		chown bool
+		want  map[string]string
+	}{
+		{"without Chown", false, files},
+		{"with Chown", true, devices},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "rootfs")
+			if err := Unpack(context.Background(), blobs, layers, dir, UnpackOptions{Chown: tt.chown}); err != nil {
+				t.Fatal(err)
+			}
+			if got := describeTree(t, dir); !maps.Equal(got, tt.want) {
+				t.Errorf("tree %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

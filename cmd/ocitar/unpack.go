@@ -33,8 +33,10 @@ platform, or --platform, is unpacked.
 No entry can reach outside DIR: entries named with ".." or an absolute path
 are refused, and symlinks are followed as if DIR were "/". Files belong to
 the caller (as with umoci unpack --rootless) unless --chown is given and
-ocitar runs as root; devices are made only as root, empty files otherwise.
-Extended attributes are not applied.
+ocitar runs as root; devices are made only then, empty files otherwise.
+Setuid and setgid bits are kept: as root without --chown, a setuid file is
+setuid root, so unpack untrusted images as another user or under a parent
+directory of mode 0700. Extended attributes are not applied.
 
 DIR must not exist or be empty. The layers are applied into a new directory
 beside it, renamed to DIR once complete: a failed unpack leaves nothing.
@@ -50,7 +52,7 @@ Examples:
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.platform, "platform", "", "unpack the image for `OS/ARCH[/VARIANT]` (default: this machine's, or --override-os/arch/variant)")
-	f.BoolVar(&o.chown, "chown", false, "give files the owners the layers name (only when running as root)")
+	f.BoolVar(&o.chown, "chown", false, "give files the owners the layers name, and make devices (only when running as root)")
 	return cmd
 }
 
