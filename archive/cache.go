@@ -82,10 +82,9 @@ func (c *Cache) fetch(name string, fetch Fetch) error {
 	if err != nil {
 		return err
 	}
-	for _, b := range img.blobs {
-		if _, err := storeBlob(c.LayoutStore, src, b); err != nil {
-			return err
-		}
+	desc, _, err := storeImage(c.LayoutStore, src, img)
+	if err != nil {
+		return err
 	}
-	return c.AddImage(name, img.Descriptor)
+	return c.AddImages(ListedImage{Name: name, Descriptor: desc})
 }

@@ -77,3 +77,39 @@ func TestCacheResolve(t *testing.T) {
 		t.Errorf("the cache lists %v, want the one image fetched", images)
 	}
 }
+
+func TestCacheResolveStoresAsLoad(t *testing.T) {
+	for _, archive := range []string{
+		"../testdata/sample-multi.oci.tar",
+		"../testdata/sample.docker.tar",
+		"../testdata/peers/a-docker-2layer.docker20.tar",
+	} {
+		t.Run(filepath.Base(archive), func(t *testing.T) {
+			loaded, err := Load(openStore(t), streamOf(t, archive), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := OpenCache(filepath.Join(t.TempDir(), "cache"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			const name = "example.com/cached:1"
+			platform := &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+			_, err = c.Resolve(name, platform, func() (*Reader, Selector, error) {
+				r, err := Open(archive, Options{})
+				return r, Selector{position: 0}, err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			images, err := c.Images()
+			if err != nil || len(images) != 1 {
+				t.Fatalf("the cache lists %v, %v", images, err)
+			}
+			want := loaded.Images[0].Descriptor
+			if got := images[0]; got.Digest != want.Digest || got.MediaType != want.MediaType {
+				t.Errorf("the cache lists %s %s, Load %s %s", got.MediaType, got.Digest, want.MediaType, want.Digest)
+			}
+		})
+	}
+}

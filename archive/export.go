@@ -6,24 +6,21 @@ import (
 	"io"
 	"slices"
 
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Export writes img of r as an OCI layout tar to out, which may be a pipe.
-// With platforms, only the manifests for those platforms are written: one is
-// listed in index.json by itself, with the image's annotations and its
+// Without platforms, all of img that r holds is written; an index listing
+// manifests r lacks (docker save writes such) is rewritten to list only the
+// others. With platforms, only the manifests for those platforms are written:
+// one is listed in index.json by itself, with the image's annotations and its
 // platform; several are listed by the image's index, rewritten to list only
 // them, its annotations kept. An image with none of them is an error wrapping
 // ErrNoMatch. Every blob is verified as it is written. Export does not close out.
 func Export(out io.Writer, r *Reader, img Image, platforms ...ocispec.Platform) error {
 	w := NewWriter(out, WriterOptions{Format: FormatOCI})
-	if len(platforms) == 0 {
-		if err := w.CopyImage(r, img); err != nil {
-			return err
-		}
-		return w.Close()
-	}
-	e := exporter{w: w, r: r, platforms: platforms}
+	e := exporter{w: w, r: r, platforms: platforms, indexes: map[digest.Digest]exportedIndex{}}
 	desc, err := e.exportImage(img)
 	if err != nil {
 		return fmt.Errorf("%s: image %s: %w", r.name, img, err)
@@ -36,11 +33,14 @@ func Export(out io.Writer, r *Reader, img Image, platforms ...ocispec.Platform) 
 
 // exportImage writes what the platforms need of img and returns how index.json lists it.
 func (e exporter) exportImage(img Image) (ocispec.Descriptor, error) {
-	var found []platformManifest
-	if err := e.r.platformManifests(img.Descriptor, 0, &found); err != nil {
+	if len(e.platforms) == 0 {
+		return e.exportHeld(img)
+	}
+	found, err := e.r.platformManifests(img.Descriptor)
+	if err != nil {
 		return ocispec.Descriptor{}, err
 	}
-	wanted := slices.DeleteFunc(slices.Clone(found), func(pm platformManifest) bool { return !e.wants(pm.platform) })
+	wanted := slices.DeleteFunc(slices.Clone(found), func(pm platformManifest) bool { return !e.wants(&pm.platform) })
 	switch len(wanted) {
 	case 0:
 		return ocispec.Descriptor{}, fmt.Errorf("%w platform %s; it holds %s", ErrNoMatch, listPlatforms(e.platforms), listPlatforms(platformsOf(found)))
@@ -52,16 +52,34 @@ func (e exporter) exportImage(img Image) (ocispec.Descriptor, error) {
 		desc.Annotations, desc.Platform = img.indexDescriptor().Annotations, &wanted[0].platform
 		return desc, nil
 	}
-	var err error
-	img.Descriptor, _, err = e.export(img.Descriptor, 0)
+	return e.exportHeld(img)
+}
+
+// exportHeld writes what img reaches for the platforms and returns how
+// index.json lists it: its indexes rewritten when some of what they list is left out.
+func (e exporter) exportHeld(img Image) (ocispec.Descriptor, error) {
+	desc, kept, err := e.export(img.Descriptor, 0)
+	if err == nil && !kept {
+		err = fmt.Errorf("%w: the archive holds nothing it lists", ErrMissingBlob)
+	}
+	img.Descriptor = desc
 	return img.indexDescriptor(), err
 }
 
-// exporter writes the manifests of an image for a set of platforms.
+// exporter writes the manifests of an image for a set of platforms, or all
+// of them when there is none.
 type exporter struct {
 	w         *Writer
 	r         *Reader
 	platforms []ocispec.Platform
+	indexes   map[digest.Digest]exportedIndex // by the digest of the original
+}
+
+// exportedIndex is what export made of an index: the one it wrote, if it kept any of it.
+type exportedIndex struct {
+	digest digest.Digest
+	size   int64
+	kept   bool
 }
 
 // export writes what d reaches for the platforms and returns the descriptor
@@ -74,11 +92,30 @@ func (e exporter) export(d ocispec.Descriptor, depth int) (ocispec.Descriptor, b
 		return e.exportIndex(d, depth)
 	case isManifest(d.MediaType):
 		return e.exportManifest(d)
+	case len(e.platforms) == 0:
+		return d, true, e.w.copyBlob(e.r, d)
 	}
 	return d, false, nil // an artifact has no platform
 }
 
+// exportIndex exports an index once, however many indexes list it.
 func (e exporter) exportIndex(d ocispec.Descriptor, depth int) (ocispec.Descriptor, bool, error) {
+	x, ok := e.indexes[d.Digest]
+	if !ok {
+		written, kept, err := e.rewriteIndex(d, depth)
+		if err != nil {
+			return d, false, err
+		}
+		x = exportedIndex{digest: written.Digest, size: written.Size, kept: kept}
+		e.indexes[d.Digest] = x
+	}
+	d.Digest, d.Size = x.digest, x.size
+	return d, x.kept, nil
+}
+
+// rewriteIndex writes what index d lists for the platforms and the index
+// listing it: d itself when nothing was left out.
+func (e exporter) rewriteIndex(d ocispec.Descriptor, depth int) (ocispec.Descriptor, bool, error) {
 	if depth >= maxIndexDepth {
 		return d, false, fmt.Errorf("%w: indexes nested deeper than %d", ErrInvalidMetadata, maxIndexDepth)
 	}
@@ -123,7 +160,7 @@ func (e exporter) exportManifest(d ocispec.Descriptor) (ocispec.Descriptor, bool
 		return d, false, err
 	}
 	p, err := e.r.platformOf(d, m.Config)
-	if err != nil || p == nil || !e.wants(*p) {
+	if err != nil || !e.wants(p) {
 		return d, false, err
 	}
 	for _, b := range append(m.Layers, m.Config, d) {
@@ -134,9 +171,16 @@ func (e exporter) exportManifest(d ocispec.Descriptor) (ocispec.Descriptor, bool
 	return d, true, nil
 }
 
-func (e exporter) wants(p ocispec.Platform) bool {
+// wants reports whether a manifest for p, nil when it declares none, is exported.
+func (e exporter) wants(p *ocispec.Platform) bool {
+	if len(e.platforms) == 0 {
+		return true
+	}
+	if p == nil {
+		return false
+	}
 	for _, want := range e.platforms {
-		if PlatformMatches(want, p) {
+		if PlatformMatches(want, *p) {
 			return true
 		}
 	}

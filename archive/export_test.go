@@ -131,3 +131,58 @@ func TestExportRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestExportListsOnlyWhatItHolds(t *testing.T) {
+	b := &layoutBuilder{}
+	absent := &layoutBuilder{}
+	amd := withPlatform(b.image("amd64", "layer amd64"), "linux", "amd64", "")
+	arm := withPlatform(absent.image("arm64", "layer arm64"), "linux", "arm64", "v8")
+	artifact := b.blob("application/vnd.example.signature", []byte("signature"))
+	idx := indexOf(amd, arm, artifact)
+	idx.MediaType, idx.SchemaVersion = ocispec.MediaTypeImageIndex, 2
+	b.index(named(b.jsonBlob(ocispec.MediaTypeImageIndex, idx), "multi"))
+	r, err := Open(writeFile(t, "partial.tar", b.tar(t)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tests := []struct {
+		name      string
+		platforms []ocispec.Platform
+		want      []digest.Digest // what the exported index lists
+	}{
+		{"all", nil, []digest.Digest{amd.Digest, artifact.Digest}},
+		{"amd64 and arm64", []ocispec.Platform{{OS: "linux", Architecture: "amd64"}, {OS: "linux", Architecture: "arm64"}}, []digest.Digest{amd.Digest}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data, err := exportThroughPipe(r, r.Images()[0], tt.platforms...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := NewReader(bytes.NewReader(data), int64(len(data)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := out.Images()[0].Descriptor
+			if isIndex(got.MediaType) {
+				var index ocispec.Index
+				if err := out.readJSON(got, &index); err != nil {
+					t.Fatal(err)
+				}
+				var listed []digest.Digest
+				for _, m := range index.Manifests {
+					listed = append(listed, m.Digest)
+				}
+				if !equalDigests(listed, tt.want) {
+					t.Errorf("the exported index lists %v, want %v", listed, tt.want)
+				}
+			} else if len(tt.want) != 1 || got.Digest != tt.want[0] {
+				t.Errorf("index.json lists %s, want %v", got.Digest, tt.want)
+			}
+			if n := len(readBlobs(t, out)); n != len(out.Images()[0].blobs) {
+				t.Errorf("%d blobs in the export, the image reaches %d", n, len(out.Images()[0].blobs))
+			}
+		})
+	}
+}

@@ -156,6 +156,9 @@ func (t *tree) add(d ocispec.Descriptor) {
 }
 
 func (r *Reader) walk(d ocispec.Descriptor, t *tree, required bool) error {
+	if t.seen[d.Digest] {
+		return nil // listed twice: walked already
+	}
 	if _, ok := r.blobs[d.Digest]; !ok {
 		if required {
 			return fmt.Errorf("%w: %s", ErrMissingBlob, d.Digest)

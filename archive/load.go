@@ -23,8 +23,8 @@ const (
 // Loaded is what Load took from a stream.
 type Loaded struct {
 	Images       []LoadedImage
-	BlobsWritten int // blobs the store lacked, now written
-	BlobsPresent int // blobs the store held already
+	BlobsWritten int // blobs of the images that the store lacked, now written
+	BlobsPresent int // blobs of the images that the store held already
 }
 
 // LoadedImage is an image of the stream as the store now lists it.
@@ -43,14 +43,15 @@ type LoadedImage struct {
 // manifests; legacy docker-save images get an OCI manifest) written, and each
 // is listed by name (io.containerd.image.name,
 // else org.opencontainers.image.ref.name, else its first docker RepoTag).
-// A blob that fails its digest fails the load before any image is listed.
+// The images are listed together once all are stored: a load that fails, as
+// when a blob fails its digest, lists none.
 func Load(store Store, in io.Reader, opts Options) (Loaded, error) {
 	l := &loader{
 		store: store, opts: opts,
 		idx:     &tarIndex{entries: map[string]*Entry{}, duplicates: map[string]bool{}},
 		held:    map[string][]byte{},
 		stored:  map[string]digest.Digest{},
-		written: map[digest.Digest]bool{}, present: map[digest.Digest]bool{},
+		written: map[digest.Digest]bool{},
 	}
 	if err := l.read(in); err != nil {
 		return Loaded{}, fmt.Errorf("loading stream: %w", err)
@@ -70,8 +71,7 @@ type loader struct {
 	held    map[string][]byte        // small files, by entry name
 	heldN   int64                    // their bytes
 	stored  map[string]digest.Digest // files written to the store, by entry name
-	written map[digest.Digest]bool
-	present map[digest.Digest]bool
+	written map[digest.Digest]bool   // blobs this load wrote to the store
 }
 
 func (l *loader) read(in io.Reader) error {
@@ -131,7 +131,7 @@ func (l *loader) putBlob(name string, content io.Reader, d digest.Digest, size i
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	l.count(b)
+	l.written[b.Digest] = l.written[b.Digest] || b.Written
 	l.stored[name] = b.Digest
 	return nil
 }
@@ -149,66 +149,77 @@ func (l *loader) putFile(name string, content io.Reader) error {
 	return l.putBlob(name, stream, "", -1)
 }
 
-func (l *loader) count(b StoredBlob) {
-	if b.Written {
-		l.written[b.Digest] = true
-	} else if !l.written[b.Digest] {
-		l.present[b.Digest] = true
-	}
-}
-
-// addImages reads the images of what was loaded, writes what the store lacks of them and lists them.
+// addImages reads the images of what was loaded, writes what the store lacks
+// of them, and lists them all in one update once every one is stored.
 func (l *loader) addImages() (Loaded, error) {
 	r, err := newFilesReader(loadedFiles{indexedNames: indexedNames{l.idx}, held: l.held, stored: l.stored, store: l.store}, "stream", l.opts)
 	if err != nil {
 		return Loaded{}, err
 	}
 	var loaded Loaded
+	var listed []ListedImage
+	referenced := map[digest.Digest]bool{}
 	for _, img := range r.Images() {
-		desc, err := l.storeImage(r, img)
+		desc, blobs, err := storeImage(l.store, r, img)
 		if err != nil {
 			return Loaded{}, fmt.Errorf("image %s: %w", img, err)
 		}
-		name := storeName(img)
-		if err := l.store.AddImage(name, desc); err != nil {
-			return Loaded{}, err
+		for _, b := range blobs {
+			referenced[b.Digest] = true
+			l.written[b.Digest] = l.written[b.Digest] || b.Written
 		}
+		name := storeName(img)
+		listed = append(listed, ListedImage{Name: name, Descriptor: desc})
 		if name != "" {
 			desc.Annotations = mergeAnnotations(desc.Annotations, NameAnnotations(name))
 		}
 		loaded.Images = append(loaded.Images, LoadedImage{Descriptor: desc, Names: img.Names})
 	}
-	loaded.BlobsWritten, loaded.BlobsPresent = len(l.written), len(l.present)
+	if err := l.store.AddImages(listed...); err != nil {
+		return Loaded{}, err
+	}
+	for d := range referenced {
+		if l.written[d] {
+			loaded.BlobsWritten++
+		} else {
+			loaded.BlobsPresent++
+		}
+	}
 	return loaded, nil
 }
 
-// storeImage writes what the store lacks of img and returns the descriptor to
-// list it by. A legacy docker-save image, which has no manifest of its own,
-// gets an OCI manifest, as OCI layout readers (skopeo's oci:) want one.
-func (l *loader) storeImage(r *Reader, img Image) (ocispec.Descriptor, error) {
+// storeImage copies what store lacks of img from r, each blob verified, and
+// returns the descriptor to list it by and every blob of it the store now
+// holds. A legacy docker-save image, which has no manifest of its own, gets an
+// OCI manifest, as OCI layout readers (skopeo's oci:) want one.
+func storeImage(store Store, r *Reader, img Image) (ocispec.Descriptor, []StoredBlob, error) {
 	synthetic, isLegacy := r.synthetic[img.Descriptor.Digest]
+	var stored []StoredBlob
 	for _, b := range img.blobs {
 		if b.Digest == img.Descriptor.Digest && isLegacy {
 			continue
 		}
-		if err := l.copyBlob(r, b); err != nil {
-			return ocispec.Descriptor{}, err
+		sb, err := storeBlob(store, r, b)
+		if err != nil {
+			return ocispec.Descriptor{}, nil, err
+		}
+		if sb.Digest != "" {
+			stored = append(stored, sb)
 		}
 	}
 	if !isLegacy {
-		return img.Descriptor, nil
+		return img.Descriptor, stored, nil
 	}
 	data, err := ociManifestOf(synthetic)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return ocispec.Descriptor{}, nil, err
 	}
 	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(data), Size: int64(len(data))}
-	stored, err := l.store.PutBlob(bytes.NewReader(data), desc.Digest, desc.Size)
+	sb, err := store.PutBlob(bytes.NewReader(data), desc.Digest, desc.Size)
 	if err != nil {
-		return ocispec.Descriptor{}, err
+		return ocispec.Descriptor{}, nil, err
 	}
-	l.count(stored)
-	return desc, nil
+	return desc, append(stored, sb), nil
 }
 
 // ociManifestOf is a synthesized Docker schema2 manifest with OCI media types.
@@ -222,14 +233,6 @@ func ociManifestOf(docker []byte) ([]byte, error) {
 		m.Layers[i].MediaType = ocispec.MediaTypeImageLayer
 	}
 	return json.Marshal(m)
-}
-
-func (l *loader) copyBlob(r *Reader, b ocispec.Descriptor) error {
-	stored, err := storeBlob(l.store, r, b)
-	if err == nil && stored.Digest != "" {
-		l.count(stored)
-	}
-	return err
 }
 
 // storeBlob copies blob b of r into store, verified, unless the store holds it.

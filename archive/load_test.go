@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
@@ -128,6 +129,7 @@ func TestLoadRefuses(t *testing.T) {
 		err    error
 	}{
 		{"blob failing its digest", b.tar(t), ErrDigestMismatch},
+		{"an image lacking a layer after a whole one", lackingLayer(t), ErrMissingBlob},
 		{"not a tar", []byte("not a tar at all, not even close to 512 bytes"), ErrNotArchive},
 	}
 	for _, tt := range tests {
@@ -154,4 +156,46 @@ func layerDigests(res Resolved) []digest.Digest {
 		out = append(out, l.Digest)
 	}
 	return out
+}
+
+// lackingLayer is an OCI layout tar of two images: the first whole, the second
+// without its layer.
+func lackingLayer(t *testing.T) []byte {
+	b := &layoutBuilder{}
+	whole := b.image("amd64", "whole layer")
+	other := &layoutBuilder{}
+	lacking := other.image("amd64", "absent layer")
+	for _, f := range other.files {
+		if f.body != "absent layer" {
+			b.files = append(b.files, f)
+		}
+	}
+	b.index(named(whole, "whole"), named(lacking, "lacking"))
+	return b.tar(t)
+}
+
+func TestLoadCountsImageBlobs(t *testing.T) {
+	tests := []struct {
+		name  string
+		extra []fileEntry // files no image refers to
+	}{
+		{"only image blobs", nil},
+		{"a large file no image refers to", []fileEntry{{"notes.bin", strings.Repeat("x", maxHeldFile+1)}}},
+		{"a blob no image refers to", []fileEntry{{"blobs/sha256/" + digest.FromString("stray").Encoded(), "stray"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &layoutBuilder{}
+			b.index(named(b.image("amd64", "the layer"), "x"))
+			b.files = append(b.files, tt.extra...)
+			s := openStore(t)
+			loaded, err := Load(s, bytes.NewReader(b.tar(t)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loaded.BlobsWritten != 3 || loaded.BlobsPresent != 0 { // layer, config, manifest
+				t.Errorf("%d blobs written, %d present; want the image's 3 written", loaded.BlobsWritten, loaded.BlobsPresent)
+			}
+		})
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strings"
 
+	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -27,8 +28,8 @@ func (r *Reader) Resolve(sel Selector, platform *ocispec.Platform) (Resolved, er
 		return Resolved{}, err
 	}
 	want, pinned := platformOrHost(platform)
-	var found []platformManifest
-	if err := r.platformManifests(img.Descriptor, 0, &found); err != nil {
+	found, err := r.platformManifests(img.Descriptor)
+	if err != nil {
 		return Resolved{}, fmt.Errorf("%s: image %s: %w", r.name, img, err)
 	}
 	single := isManifest(img.Descriptor.MediaType) && !pinned
@@ -47,13 +48,26 @@ type platformManifest struct {
 	platform ocispec.Platform
 }
 
-// platformManifests appends the manifests that d is or lists, nested indexes
+// platformManifests lists the manifests that d is or lists, nested indexes
 // included, leaving out the members the archive lacks.
-func (r *Reader) platformManifests(d ocispec.Descriptor, depth int, out *[]platformManifest) error {
+func (r *Reader) platformManifests(d ocispec.Descriptor) ([]platformManifest, error) {
+	c := manifestCollector{indexes: map[digest.Digest]bool{}}
+	err := r.collectManifests(d, 0, &c)
+	return c.found, err
+}
+
+// manifestCollector gathers the manifests of an image, reading each index once.
+type manifestCollector struct {
+	found   []platformManifest
+	indexes map[digest.Digest]bool // read already
+}
+
+func (r *Reader) collectManifests(d ocispec.Descriptor, depth int, c *manifestCollector) error {
 	switch {
-	case !r.holds(d):
+	case !r.holds(d) || c.indexes[d.Digest]:
 		return nil
 	case isIndex(d.MediaType):
+		c.indexes[d.Digest] = true
 		if depth >= maxIndexDepth {
 			return fmt.Errorf("%w: indexes nested deeper than %d", ErrInvalidMetadata, maxIndexDepth)
 		}
@@ -62,7 +76,7 @@ func (r *Reader) platformManifests(d ocispec.Descriptor, depth int, out *[]platf
 			return err
 		}
 		for _, child := range index.Manifests {
-			if err := r.platformManifests(child, depth+1, out); err != nil {
+			if err := r.collectManifests(child, depth+1, c); err != nil {
 				return err
 			}
 		}
@@ -79,7 +93,7 @@ func (r *Reader) platformManifests(d ocispec.Descriptor, depth int, out *[]platf
 		if p != nil {
 			pm.platform = *p
 		}
-		*out = append(*out, pm)
+		c.found = append(c.found, pm)
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package archive
 
 import (
+	"bytes"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 
@@ -126,4 +128,50 @@ func digestStrings(ds []digest.Digest) []string {
 		out[i] = d.String()
 	}
 	return out
+}
+
+// sharedIndexes is a layout whose image is an index listing the same index
+// twice, itself listing another twice, down to one manifest.
+func sharedIndexes(t *testing.T) []byte {
+	b := &layoutBuilder{}
+	d := withPlatform(b.image("amd64", "the layer"), "linux", "amd64", "")
+	for range maxIndexDepth - 1 {
+		idx := indexOf(d, d)
+		idx.MediaType, idx.SchemaVersion = ocispec.MediaTypeImageIndex, 2
+		d = b.jsonBlob(ocispec.MediaTypeImageIndex, idx)
+	}
+	b.index(named(d, "shared"))
+	return b.tar(t)
+}
+
+func TestReaderReadsSharedIndexesOnce(t *testing.T) {
+	data := sharedIndexes(t)
+	ra := &countingReaderAt{ra: bytes.NewReader(data)}
+	r, err := NewReader(ra, int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := ra.n; n > int64(len(data)) {
+		t.Errorf("opening read %d bytes of a %d-byte archive", n, len(data))
+	}
+	amd64 := &ocispec.Platform{OS: "linux", Architecture: "amd64"}
+	tests := []struct {
+		name string
+		run  func() error
+	}{
+		{"Resolve", func() error { _, err := r.Resolve(Selector{position: -1}, amd64); return err }},
+		{"Export", func() error { return Export(io.Discard, r, r.Images()[0]) }},
+		{"Export amd64", func() error { return Export(io.Discard, r, r.Images()[0], *amd64) }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ra.n = 0
+			if err := tt.run(); err != nil {
+				t.Fatal(err)
+			}
+			if n := ra.n; n > int64(len(data)) {
+				t.Errorf("read %d bytes of a %d-byte archive", n, len(data))
+			}
+		})
+	}
 }

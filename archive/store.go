@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"sync"
 
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
@@ -26,9 +25,10 @@ type Store interface {
 	// "" and size -1 when unknown; what is known is verified, and the blob is
 	// visible only once whole and verified.
 	PutBlob(r io.Reader, d digest.Digest, size int64) (StoredBlob, error)
-	// AddImage lists desc, whose blobs the store holds, under name, replacing
-	// the image of that name; "" lists it unnamed, once.
-	AddImage(name string, desc ocispec.Descriptor) error
+	// AddImages lists each image, whose blobs the store holds, under its name,
+	// replacing the image of that name; "" lists it unnamed, once. It lists all
+	// of them or, on error, none.
+	AddImages(images ...ListedImage) error
 	// Images lists the images of the store in order.
 	Images() ([]ocispec.Descriptor, error)
 }
@@ -40,14 +40,22 @@ type StoredBlob struct {
 	Written bool // false when the store held it already
 }
 
+// ListedImage is an image a store lists: a manifest or index it holds and the
+// name it is listed by, "" for none.
+type ListedImage struct {
+	Name       string
+	Descriptor ocispec.Descriptor
+}
+
 // LayoutStore is a Store in an OCI image layout directory (oci-layout,
 // index.json, blobs/ALG/HEX) that skopeo's and umoci's oci:DIR:NAME read.
 // Blobs are written to a temporary file in the directory, verified, synced and
-// renamed; index.json is replaced atomically. It is safe for concurrent use
-// within a process.
+// renamed; index.json is replaced atomically. Updates of index.json hold a
+// lock: on Linux an flock of index.json.lock in the directory, which
+// serializes every store of the directory, in this process and others; on
+// other systems one within this process only.
 type LayoutStore struct {
 	dir string
-	mu  sync.Mutex // serializes updates of index.json
 }
 
 var _ Store = (*LayoutStore)(nil)
@@ -75,12 +83,33 @@ func emptyIndex() ocispec.Index {
 // Dir is the store's directory.
 func (s *LayoutStore) Dir() string { return s.dir }
 
-// initFile writes the JSON of v to name unless the file exists.
+// initFile writes the JSON of v to name unless the file exists. Only a
+// missing file takes the lock, so a read-only store opens.
 func (s *LayoutStore) initFile(name string, v any) error {
-	if _, err := os.Stat(filepath.Join(s.dir, name)); !errors.Is(err, fs.ErrNotExist) {
+	missing, err := s.missing(name)
+	if err != nil || !missing {
+		return err
+	}
+	unlock, err := s.lockIndex()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if missing, err = s.missing(name); err != nil || !missing {
 		return err
 	}
 	return s.writeJSON(name, v)
+}
+
+func (s *LayoutStore) missing(name string) (bool, error) {
+	_, err := os.Stat(filepath.Join(s.dir, name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store %s: %w", s.dir, err)
+	}
+	return false, nil
 }
 
 func (s *LayoutStore) writeJSON(name string, v any) error {
@@ -177,7 +206,7 @@ func (s *LayoutStore) PutBlob(r io.Reader, d digest.Digest, size int64) (StoredB
 	}
 	hr := newHashingReader(r, alg)
 	if _, err := io.Copy(p, hr); err != nil {
-		return StoredBlob{}, fmt.Errorf("store %s: writing blob %s: %w", s.dir, d, err)
+		return StoredBlob{}, fmt.Errorf("store %s: writing blob %s: %w", s.dir, blobName(d), err)
 	}
 	if err := hr.verify(d, size); err != nil {
 		return StoredBlob{}, fmt.Errorf("store %s: %w", s.dir, err)
@@ -199,49 +228,73 @@ func (s *LayoutStore) Images() ([]ocispec.Descriptor, error) {
 	return index.Manifests, err
 }
 
+// blobName is how errors name a blob being written: its digest, if known.
+func blobName(d digest.Digest) string {
+	if d == "" {
+		return "of unknown digest"
+	}
+	return d.String()
+}
+
 func (s *LayoutStore) readIndex() (ocispec.Index, error) {
 	var index ocispec.Index
-	f, err := os.Open(filepath.Join(s.dir, indexFile))
+	path := filepath.Join(s.dir, indexFile)
+	f, err := os.Open(path)
 	if err != nil {
 		return index, fmt.Errorf("store %s: %w", s.dir, err)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, maxIndexSize+1))
-	f.Close()
+	info, err := f.Stat()
 	if err != nil {
-		return index, fmt.Errorf("store %s: reading %s: %w", s.dir, indexFile, err)
+		f.Close()
+		return index, fmt.Errorf("store %s: %w", s.dir, err)
 	}
-	if len(data) > maxIndexSize {
-		return index, fmt.Errorf("store %s: %w: %s is larger than %d bytes", s.dir, ErrTooLarge, indexFile, maxIndexSize)
+	data, err := readAllLimited(f, indexFile, info.Size(), maxIndexSize)
+	if err != nil {
+		return index, fmt.Errorf("store %s: %w", s.dir, err)
 	}
-	if err := decodeJSON(data, filepath.Join(s.dir, indexFile), &index); err != nil {
-		return index, err
-	}
-	return index, nil
+	return index, decodeJSON(data, path, &index)
 }
 
-// AddImage lists desc in index.json under name; see Store.
-func (s *LayoutStore) AddImage(name string, desc ocispec.Descriptor) error {
-	if name != "" {
-		if err := ValidateRefName(name); err != nil {
-			return fmt.Errorf("store %s: %w", s.dir, err)
+// AddImages lists images in index.json in one update; see Store.
+func (s *LayoutStore) AddImages(images ...ListedImage) error {
+	checked := make([]ListedImage, len(images))
+	for i, img := range images {
+		var err error
+		if checked[i], err = s.checkImage(img); err != nil {
+			return err
 		}
-		desc.Annotations = mergeAnnotations(desc.Annotations, NameAnnotations(name))
 	}
-	_, ok, err := s.StatBlob(desc.Digest)
+	unlock, err := s.lockIndex()
 	if err != nil {
 		return err
 	}
-	if !ok {
-		return fmt.Errorf("store %s: %w: image %s", s.dir, ErrMissingBlob, desc.Digest)
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	defer unlock()
 	index, err := s.readIndex()
 	if err != nil {
 		return err
 	}
-	index.Manifests = listImage(index.Manifests, name, desc)
+	for _, img := range checked {
+		index.Manifests = listImage(index.Manifests, img.Name, img.Descriptor)
+	}
 	return s.writeJSON(indexFile, index)
+}
+
+// checkImage checks that img can be listed and returns it with its name annotations.
+func (s *LayoutStore) checkImage(img ListedImage) (ListedImage, error) {
+	if img.Name != "" {
+		if err := ValidateRefName(img.Name); err != nil {
+			return img, fmt.Errorf("store %s: %w", s.dir, err)
+		}
+		img.Descriptor.Annotations = mergeAnnotations(img.Descriptor.Annotations, NameAnnotations(img.Name))
+	}
+	_, ok, err := s.StatBlob(img.Descriptor.Digest)
+	if err != nil {
+		return img, err
+	}
+	if !ok {
+		return img, fmt.Errorf("store %s: %w: image %s", s.dir, ErrMissingBlob, img.Descriptor.Digest)
+	}
+	return img, nil
 }
 
 // listImage puts desc in images in place of the image of the same name, or of

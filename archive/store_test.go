@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -16,11 +17,7 @@ import (
 
 func openStore(t *testing.T) *LayoutStore {
 	t.Helper()
-	s, err := OpenLayoutStore(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
+	return openStoreAt(t, filepath.Join(t.TempDir(), "store"))
 }
 
 // storeFiles lists the files under blobs/ of a store, and fails the test if
@@ -98,7 +95,7 @@ func TestLayoutStorePutBlob(t *testing.T) {
 	}
 }
 
-func TestLayoutStoreAddImage(t *testing.T) {
+func TestLayoutStoreAddImages(t *testing.T) {
 	s := openStore(t)
 	var descs []ocispec.Descriptor
 	for i := range 8 {
@@ -111,26 +108,27 @@ func TestLayoutStoreAddImage(t *testing.T) {
 	var wg sync.WaitGroup
 	for i, d := range descs {
 		wg.Go(func() {
-			if err := s.AddImage(fmt.Sprintf("example.com/image:%d", i), d); err != nil {
+			if err := s.AddImages(ListedImage{Name: fmt.Sprintf("example.com/image:%d", i), Descriptor: d}); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
+	absent := ocispec.Descriptor{Digest: digest.FromString("absent")}
 	steps := []struct {
-		name string
-		desc ocispec.Descriptor
-		err  error
+		images []ListedImage
+		err    error
 	}{
-		{"example.com/image:0", descs[1], nil}, // replaces
-		{"", descs[2], nil},
-		{"", descs[2], nil}, // unnamed, listed once
-		{"example.com/absent:1", ocispec.Descriptor{Digest: digest.FromString("absent")}, ErrMissingBlob},
-		{"bad name!", descs[0], ErrBadSelector},
+		{[]ListedImage{{"example.com/image:0", descs[1]}}, nil}, // replaces
+		{[]ListedImage{{"", descs[2]}}, nil},
+		{[]ListedImage{{"", descs[2]}}, nil}, // unnamed, listed once
+		{[]ListedImage{{"example.com/absent:1", absent}}, ErrMissingBlob},
+		{[]ListedImage{{"bad name!", descs[0]}}, ErrBadSelector},
+		{[]ListedImage{{"example.com/new:1", descs[0]}, {"example.com/absent:2", absent}}, ErrMissingBlob}, // neither listed
 	}
 	for _, st := range steps {
-		if err := s.AddImage(st.name, st.desc); !errors.Is(err, st.err) {
-			t.Errorf("AddImage(%q): %v, want %v", st.name, err, st.err)
+		if err := s.AddImages(st.images...); !errors.Is(err, st.err) {
+			t.Errorf("AddImages(%v): %v, want %v", st.images, err, st.err)
 		}
 	}
 	images, err := s.Images()
@@ -149,4 +147,62 @@ func TestLayoutStoreAddImage(t *testing.T) {
 			t.Errorf("annotations %v lack the full name", img.Annotations)
 		}
 	}
+}
+
+func TestLayoutStoreAddImagesConcurrently(t *testing.T) {
+	const n = 40
+	manifest := []byte("{}")
+	desc := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromBytes(manifest), Size: int64(len(manifest))}
+	tests := []struct {
+		name   string
+		stores int // stores opened before the calls, used in turn; 0: each call opens its own on a new directory
+	}{
+		{"one store", 1},
+		{"two stores of one directory", 2},
+		{"a store per call, the directory created concurrently", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "store")
+			var stores []*LayoutStore
+			for range tt.stores {
+				stores = append(stores, openStoreAt(t, dir))
+			}
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() {
+					s, err := storeForCall(stores, dir, i)
+					if err == nil {
+						_, err = s.PutBlob(bytes.NewReader(manifest), desc.Digest, desc.Size)
+					}
+					if err == nil {
+						err = s.AddImages(ListedImage{Name: fmt.Sprintf("example.com/image:%d", i), Descriptor: desc})
+					}
+					if err != nil {
+						t.Error(err)
+					}
+				})
+			}
+			wg.Wait()
+			if images, err := openStoreAt(t, dir).Images(); err != nil || len(images) != n {
+				t.Errorf("index.json lists %d images after %d concurrent AddImages (%v)", len(images), n, err)
+			}
+		})
+	}
+}
+
+func storeForCall(stores []*LayoutStore, dir string, i int) (*LayoutStore, error) {
+	if len(stores) == 0 {
+		return OpenLayoutStore(dir)
+	}
+	return stores[i%len(stores)], nil
+}
+
+func openStoreAt(t *testing.T, dir string) *LayoutStore {
+	t.Helper()
+	s, err := OpenLayoutStore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
