@@ -7,18 +7,25 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"syscall"
 )
 
 // OpenDir opens an OCI image layout directory, as skopeo's oci: and umoci
 // write, or a directory holding an extracted docker-save archive. It is read
-// through os.Root, so no file or link leads outside it. The Reader it returns
-// serves images, manifests and blobs as for an archive; Close releases it.
+// through os.Root, so no file or link leads outside it, and its files are
+// listed once, when it is opened. The Reader it returns serves images,
+// manifests and blobs as for an archive; Close releases it.
 func OpenDir(path string, opts Options) (*Reader, error) {
 	root, err := os.OpenRoot(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	r, err := newFilesReader(dirFiles{root: root}, path, opts)
+	list, err := listFiles(root.FS())
+	if err != nil {
+		root.Close()
+		return nil, fmt.Errorf("%s: listing files: %w", path, err)
+	}
+	r, err := newFilesReader(dirFiles{root: root, list: list}, path, opts)
 	if err != nil {
 		root.Close()
 		return nil, err
@@ -27,47 +34,52 @@ func OpenDir(path string, opts Options) (*Reader, error) {
 	return r, nil
 }
 
-// dirFiles are the files of a directory.
+// dirFiles are the files of a directory, listed when it was opened.
 type dirFiles struct {
 	root *os.Root
+	list []Entry
 }
 
-func (f dirFiles) entries() []Entry {
+func (f dirFiles) entries() []Entry { return f.list }
+
+// listFiles lists the regular files, directories and symlinks of fsys; other files are left out.
+func listFiles(fsys fs.FS) ([]Entry, error) {
 	var out []Entry
-	fs.WalkDir(f.root.FS(), ".", func(name string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(fsys, ".", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || name == "." {
-			return nil
+			return err
 		}
-		if e, ok := f.entry(name, d); ok {
+		e, ok, err := describeFile(fsys, name, d)
+		if ok {
 			out = append(out, e)
 		}
-		return nil
+		return err
 	})
-	return out
+	return out, err
 }
 
-// entry describes a regular file, directory or symlink; other files are left out.
-func (f dirFiles) entry(name string, d fs.DirEntry) (Entry, bool) {
-	e := Entry{Name: name}
+// describeFile describes a regular file, directory or symlink; ok is false for other files.
+func describeFile(fsys fs.FS, name string, d fs.DirEntry) (e Entry, ok bool, err error) {
+	e = Entry{Name: name}
 	switch {
 	case d.Type().IsRegular():
 		info, err := d.Info()
 		if err != nil {
-			return e, false
+			return e, false, err
 		}
 		e.Type, e.Size = tar.TypeReg, info.Size()
 	case d.IsDir():
 		e.Type = tar.TypeDir
 	case d.Type()&fs.ModeSymlink != 0:
-		target, err := f.root.Readlink(name)
+		target, err := fs.ReadLink(fsys, name)
 		if err != nil {
-			return e, false
+			return e, false, err
 		}
 		e.Type, e.Linkname = tar.TypeSymlink, target
 	default:
-		return e, false
+		return e, false, nil
 	}
-	return e, true
+	return e, true, nil
 }
 
 func (f dirFiles) has(name string) bool {
@@ -75,8 +87,9 @@ func (f dirFiles) has(name string) bool {
 	return err == nil
 }
 
+// open opens name without blocking, so that a fifo is refused rather than waited on.
 func (f dirFiles) open(name string) (io.ReadCloser, int64, error) {
-	file, err := f.root.Open(name)
+	file, err := f.root.OpenFile(name, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, 0, fmt.Errorf("%w: %q", ErrMissingEntry, name)
 	}

@@ -4,10 +4,14 @@ import (
 	"archive/tar"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
+	"syscall"
 	"testing"
+	"testing/fstest"
 
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -157,6 +161,106 @@ func TestOpenDirRefusesLinksOut(t *testing.T) {
 			defer r.Close()
 			if _, _, err := r.OpenBlob(b.blob("", []byte("the layer")).Digest); !errors.Is(err, ErrBadLink) {
 				t.Errorf("OpenBlob: %v, want %v", err, ErrBadLink)
+			}
+		})
+	}
+}
+
+func TestOpenDirRefusesFifos(t *testing.T) {
+	layer := func(b *layoutBuilder) string {
+		return "blobs/sha256/" + b.blob("", []byte("the layer")).Digest.Encoded()
+	}
+	tests := []struct {
+		name    string
+		file    func(b *layoutBuilder) string // the file made a fifo
+		link    bool                          // a link to a fifo beside it, rather than a fifo
+		openErr bool
+	}{
+		{"index.json", func(*layoutBuilder) string { return indexFile }, false, true},
+		{"oci-layout", func(*layoutBuilder) string { return ociLayoutFile }, false, true},
+		{"index.json linked", func(*layoutBuilder) string { return indexFile }, true, true},
+		{"layer linked", layer, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &layoutBuilder{}
+			b.index(b.image("amd64", "the layer"))
+			dir := extractTar(t, writeFile(t, "x.tar", b.tar(t)))
+			path := filepath.Join(dir, tt.file(b))
+			if err := os.Remove(path); err != nil {
+				t.Fatal(err)
+			}
+			fifo := path
+			if tt.link {
+				fifo = filepath.Join(dir, "fifo")
+				target, _ := filepath.Rel(filepath.Dir(path), fifo)
+				if err := os.Symlink(target, path); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// Nothing ever writes to the fifo: opening it to read blocks forever.
+			if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			r, err := OpenDir(dir, Options{})
+			if !tt.openErr && err == nil {
+				defer r.Close()
+				_, _, err = r.OpenBlob(b.blob("", []byte("the layer")).Digest)
+			}
+			if !errors.Is(err, ErrUnsupportedEntry) {
+				t.Errorf("a fifo for %s: %v, want %v", tt.name, err, ErrUnsupportedEntry)
+			}
+		})
+	}
+}
+
+// unreadableDirFS is a file system one of whose directories cannot be read.
+type unreadableDirFS struct {
+	fstest.MapFS
+	dir string
+}
+
+func (f unreadableDirFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if name == f.dir {
+		return nil, &fs.PathError{Op: "readdirent", Path: name, Err: fs.ErrPermission}
+	}
+	return f.MapFS.ReadDir(name)
+}
+
+func TestListFiles(t *testing.T) {
+	files := fstest.MapFS{
+		"index.json":      {Data: []byte("{}")},
+		"blobs/sha256/ab": {Data: []byte("blob")},
+		"link":            {Data: []byte("index.json"), Mode: fs.ModeSymlink},
+		"fifo":            {Mode: fs.ModeNamedPipe},
+	}
+	tests := []struct {
+		name       string
+		unreadable string
+		want       []string
+		err        error
+	}{
+		{"readable", "", []string{"blobs", "blobs/sha256", "blobs/sha256/ab", "index.json", "link"}, nil},
+		{"a directory unreadable", "blobs/sha256", nil, fs.ErrPermission},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			list, err := listFiles(unreadableDirFS{files, tt.unreadable})
+			if tt.err != nil {
+				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.unreadable) {
+					t.Fatalf("got %v, want %v naming %s", err, tt.err, tt.unreadable)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for _, e := range list {
+				names = append(names, e.Name)
+			}
+			if !slices.Equal(names, tt.want) {
+				t.Errorf("listed %v, want %v", names, tt.want)
 			}
 		})
 	}
