@@ -19,6 +19,9 @@ type imageDestination struct {
 	a     *ArchiveWriter
 	owned bool // a is this destination's alone: Commit commits it, Close aborts it
 	top   imgspecv1.Descriptor
+	// compress is whether the user asked for compressed layers
+	// (--dest-compress-format or --dest-compress).
+	compress bool
 }
 
 func newImageDestination(ref ociTarReference, sys *types.SystemContext) (*imageDestination, error) {
@@ -31,14 +34,15 @@ func newImageDestination(ref ociTarReference, sys *types.SystemContext) (*imageD
 			return nil, fmt.Errorf("oci-tar:%s: %w", ref.StringWithinTransport(), err)
 		}
 	}
+	compress := sys != nil && (sys.CompressionFormat != nil || sys.DirForceCompress)
 	if ref.writer != nil {
-		return &imageDestination{ref: ref, a: ref.writer}, nil
+		return &imageDestination{ref: ref, a: ref.writer, compress: compress}, nil
 	}
 	a, err := NewArchiveWriter(sys, ref.path, ArchiveOptions{Format: ref.format})
 	if err != nil {
 		return nil, err
 	}
-	return &imageDestination{ref: ref, a: a, owned: true}, nil
+	return &imageDestination{ref: ref, a: a, owned: true, compress: compress}, nil
 }
 
 func (d *imageDestination) Reference() types.ImageReference { return d.ref }
@@ -62,8 +66,13 @@ func (d *imageDestination) SupportsSignatures(ctx context.Context) error {
 	return errors.New("oci-tar archives cannot store signatures")
 }
 
-// DesiredLayerCompression keeps layers as they come, unless the user asks otherwise.
+// DesiredLayerCompression keeps layers as they come, unless the user asks
+// for a compression format (which the copy engine then applies to
+// uncompressed layers and to layers compressed otherwise) or for compression.
 func (d *imageDestination) DesiredLayerCompression() types.LayerCompression {
+	if d.compress {
+		return types.Compress
+	}
 	return types.PreserveOriginal
 }
 

@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/ocitar/ocitar/archive"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -123,4 +125,61 @@ func TestCopyFromStdin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCopyCompressesLayers checks that --dest-compress-format and
+// --dest-compress compress the uncompressed layers of a docker-save archive,
+// and that without them the layers are kept as they are.
+func TestCopyCompressesLayers(t *testing.T) {
+	gzipMagic, zstdMagic := []byte{0x1f, 0x8b}, []byte{0x28, 0xb5, 0x2f, 0xfd}
+	tests := []struct {
+		flags []string
+		magic []byte // how every layer blob starts; nil: neither gzip nor zstd
+	}{
+		{nil, nil},
+		{[]string{"--dest-compress-format", "gzip"}, gzipMagic},
+		{[]string{"--dest-compress-format", "zstd"}, zstdMagic},
+		{[]string{"--dest-compress"}, gzipMagic},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(append([]string{"flags"}, tt.flags...), " "), func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "out.tar")
+			args := append(append([]string{"copy", "-q"}, tt.flags...), "docker-archive:../../testdata/sample.docker.tar", "oci-tar:"+out)
+			mustOcitar(t, args...)
+			r, err := archive.Open(out, archive.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			res, err := r.Resolve(archive.Selector{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(res.Manifest.Layers) == 0 {
+				t.Fatal("no layers")
+			}
+			for _, l := range res.Manifest.Layers {
+				head := readHead(t, r, l.Digest, 4)
+				compressed := bytes.HasPrefix(head, gzipMagic) || bytes.HasPrefix(head, zstdMagic)
+				if tt.magic == nil && compressed || tt.magic != nil && !bytes.HasPrefix(head, tt.magic) {
+					t.Errorf("layer %s (%s) starts % x, want % x", l.Digest, l.MediaType, head, tt.magic)
+				}
+			}
+		})
+	}
+}
+
+// readHead reads the first n bytes of blob d of r, verifying the whole blob.
+func readHead(t *testing.T, r *archive.Reader, d digest.Digest, n int) []byte {
+	t.Helper()
+	rc, _, err := r.OpenBlob(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data[:min(n, len(data))]
 }
