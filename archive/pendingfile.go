@@ -11,8 +11,26 @@ import (
 // a part. Abort, or a crash before Commit, leaves the old file untouched.
 type PendingFile struct {
 	*os.File
-	path string
-	done bool
+	path    string
+	done    bool
+	unflush int64 // bytes written since writeback was last started
+}
+
+// writebackEvery is how many bytes a PendingFile takes before it asks the
+// kernel to start writing them to disk, so that the disk works while the
+// writer does and Commit's fsync finds little left to do.
+const writebackEvery = 8 << 20
+
+// Write writes p and, every writebackEvery bytes, starts the write-back of
+// what the file holds without waiting for it.
+func (p *PendingFile) Write(b []byte) (int, error) {
+	n, err := p.File.Write(b)
+	p.unflush += int64(n)
+	if p.unflush >= writebackEvery {
+		p.unflush = 0
+		startWriteback(p.File)
+	}
+	return n, err
 }
 
 // CreatePending starts writing the file that Commit will move to path.

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"errors"
 	"io/fs"
 	"os"
@@ -100,4 +101,50 @@ func readOrEmpty(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(data)
+}
+
+// TestPendingFileWrite writes past several write-back thresholds, patching
+// earlier bytes on the way as the Writer does, and checks the committed bytes.
+func TestPendingFileWrite(t *testing.T) {
+	tests := []struct {
+		name  string
+		chunk int
+		total int
+	}{
+		{"below the threshold", 1 << 10, writebackEvery / 2},
+		{"chunks across thresholds", 3 << 20, 3 * writebackEvery},
+		{"one write larger than the threshold", 2 * writebackEvery, 2 * writebackEvery},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out.tar")
+			p, err := CreatePending(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := make([]byte, tt.total)
+			for i := range want {
+				want[i] = byte(i * 7)
+			}
+			for off := 0; off < tt.total; off += tt.chunk {
+				if _, err := p.Write(want[off:min(off+tt.chunk, tt.total)]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want[1] = 'x'
+			if _, err := p.WriteAt([]byte{'x'}, 1); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Commit(); err != nil {
+				t.Fatal(err)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("committed %d bytes differ from the %d written", len(got), len(want))
+			}
+		})
+	}
 }
