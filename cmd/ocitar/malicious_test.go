@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -19,7 +20,39 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
+	if file := os.Getenv(rssFileEnv); file != "" {
+		os.Exit(measureRSS(file, os.Args[1:]))
+	}
 	os.Exit(runTests(m))
+}
+
+// rssFileEnv, when set, makes the test binary a small runner that runs its
+// arguments as a command and writes the command's peak RSS to the file it
+// names. The peak must be taken by a small process: Go starts commands with
+// vfork, and Linux counts the high-water RSS of the process that starts a
+// command into the command's own peak, so a test process that built a large
+// input would be billed for it.
+const rssFileEnv = "OCITAR_TEST_RSS_FILE"
+
+func measureRSS(file string, args []string) int {
+	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	err := cmd.Run()
+	if cmd.ProcessState == nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 125
+	}
+	rss := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	if err := os.WriteFile(file, []byte(strconv.FormatInt(rss, 10)), 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 125
+	}
+	if ctx.Err() != nil {
+		return 124
+	}
+	return cmd.ProcessState.ExitCode()
 }
 
 func runTests(m *testing.M) int {
@@ -99,21 +132,28 @@ func corpusFile(t *testing.T, c malicious.Case) string {
 // stderr and the peak resident memory in KiB.
 func runHostile(t *testing.T, args []string, tmp string) (string, int64) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), hangGuard)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(), "TMPDIR="+tmp)
+	rssFile := filepath.Join(t.TempDir(), "rss")
+	cmd := exec.Command(os.Args[0], append([]string{binary}, args...)...)
+	cmd.Env = append(os.Environ(), "TMPDIR="+tmp, rssFileEnv+"="+rssFile)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	err := cmd.Run()
-	if ctx.Err() != nil {
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 124 {
 		t.Fatalf("ocitar %s: killed after %v: %s", strings.Join(args, " "), hangGuard, stderr.String())
 	}
-	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
 		t.Fatalf("ocitar %s: %v, want exit status 1; stderr: %s", strings.Join(args, " "), err, stderr.String())
 	}
-	return stderr.String(), cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss
+	data, err := os.ReadFile(rssFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rss, err := strconv.ParseInt(string(data), 10, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return stderr.String(), rss
 }
 
 func assertEmpty(t *testing.T, dir string) {
