@@ -119,3 +119,33 @@ func acceptAnything() *signature.Policy {
 func commandContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 }
+
+// imageSession is what a command that reads images for a platform needs: the
+// system context choosing that platform, the signature policy, and a context
+// cancelled by SIGINT and SIGTERM.
+type imageSession struct {
+	sys    *types.SystemContext
+	policy *signature.PolicyContext
+	ctx    context.Context
+	cancel context.CancelFunc
+}
+
+// startImageSession starts a session for platform, OS/ARCH[/VARIANT] or "" for
+// the --override flags' choice. close ends it.
+func (g *globalOptions) startImageSession(platform string) (*imageSession, error) {
+	sys := g.systemContext()
+	if err := choosePlatform(sys, platform); err != nil {
+		return nil, err
+	}
+	policy, err := g.policyContext()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := commandContext()
+	return &imageSession{sys: sys, policy: policy, ctx: ctx, cancel: cancel}, nil
+}
+
+func (s *imageSession) close() {
+	s.cancel()
+	s.policy.Destroy()
+}

@@ -54,17 +54,12 @@ func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []strin
 	if err != nil {
 		return err
 	}
-	sys := g.systemContext()
-	if err := choosePlatform(sys, o.platform); err != nil {
-		return err
-	}
-	policy, err := g.policyContext()
+	session, err := g.startImageSession(o.platform)
 	if err != nil {
 		return err
 	}
-	defer policy.Destroy()
-	ctx, cancel := commandContext()
-	defer cancel()
+	defer session.close()
+	sys := session.sys
 
 	a, err := transport.NewArchiveWriter(sys, o.output, transport.ArchiveOptions{Format: format, Replace: true})
 	if err != nil {
@@ -80,7 +75,7 @@ func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []strin
 			return a.NewReference(sourceName(srcRef, src))
 		}
 		opts := &copy.Options{SourceCtx: sys, DestinationCtx: sys, ReportWriter: progress(cmd, o.quiet), ImageListSelection: listSelection(o.all)}
-		if err := copyImage(ctx, policy, srcRef, dest, opts); err != nil {
+		if err := copyImage(session.ctx, session.policy, srcRef, dest, opts); err != nil {
 			return fmt.Errorf("saving %s: %w", name, err)
 		}
 	}

@@ -61,23 +61,18 @@ func runUnpack(g *globalOptions, o *unpackOptions, name, dir string) error {
 	if err != nil {
 		return fmt.Errorf("invalid image %q: %w", name, err)
 	}
-	sys := g.systemContext()
-	if err := choosePlatform(sys, o.platform); err != nil {
-		return err
-	}
-	policy, err := g.policyContext()
+	session, err := g.startImageSession(o.platform)
 	if err != nil {
 		return err
 	}
-	defer policy.Destroy()
-	ctx, cancel := commandContext()
-	defer cancel()
+	defer session.close()
+	ctx, sys := session.ctx, session.sys
 	src, err := ref.NewImageSource(ctx, sys)
 	if err != nil {
 		return err
 	}
 	defer src.Close()
-	img, err := allowedImage(ctx, sys, policy, src)
+	img, err := allowedImage(ctx, sys, session.policy, src)
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
