@@ -40,12 +40,9 @@ func (f indexedNames) has(name string) bool {
 // resolveUnique resolves name to a regular file of which the tar holds one
 // copy, as a file read unverified must be: tools would read different copies.
 func (f indexedNames) resolveUnique(name string, limit int64) (*Entry, error) {
-	e, err := f.idx.resolve(name)
+	e, err := f.idx.resolve(name, true)
 	if err != nil {
 		return nil, err
-	}
-	if f.idx.duplicates[name] || f.idx.duplicates[e.Name] {
-		return nil, fmt.Errorf("%w: %q appears twice", ErrAmbiguousEntry, e.Name)
 	}
 	if e.Size > limit {
 		return nil, fmt.Errorf("%w: %s is %d bytes, the limit is %d", ErrTooLarge, name, e.Size, limit)
@@ -81,7 +78,7 @@ func (f tarFiles) readFile(name string, limit int64) ([]byte, error) {
 
 // section returns the stored bytes of an entry, links followed.
 func (f tarFiles) section(name string) (*io.SectionReader, error) {
-	e, err := f.idx.resolve(name)
+	e, err := f.idx.resolve(name, false)
 	if err != nil {
 		return nil, err
 	}

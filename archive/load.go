@@ -277,7 +277,7 @@ type loadedFiles struct {
 }
 
 func (f loadedFiles) open(name string) (io.ReadCloser, int64, error) {
-	e, err := f.idx.resolve(name)
+	e, err := f.idx.resolve(name, false)
 	if err != nil {
 		return nil, 0, err
 	}

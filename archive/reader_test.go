@@ -121,6 +121,15 @@ func TestOpenRejectsBadArchives(t *testing.T) {
 		{"no layout", func(t *testing.T) []byte {
 			return (&layoutBuilder{files: []fileEntry{{"hello.txt", "hi"}}}).tar(t)
 		}, ErrNoLayout, "index.json"},
+		{"manifest.json through a link that two entries hold", func(t *testing.T) []byte {
+			v := newVirtualTar(t)
+			v.reg("x1.json", "[]")
+			v.reg("x2.json", `[{"Config":"c"}]`)
+			v.symlink("b", "x1.json")
+			v.symlink("b", "x2.json")
+			v.symlink(dockerManifestFile, "b")
+			return v.finish().bytes()
+		}, ErrAmbiguousEntry, `"b" appears twice`},
 		{"index.json not JSON", func(t *testing.T) []byte {
 			return (&layoutBuilder{files: []fileEntry{{indexFile, "{nope"}}}).tar(t)
 		}, ErrInvalidMetadata, "index.json"},

@@ -187,8 +187,10 @@ func isMetadataName(name string) bool {
 	return false
 }
 
-// resolve follows symlinks and hardlinks from name to a regular file of the archive.
-func (idx *tarIndex) resolve(name string) (*Entry, error) {
+// resolve follows symlinks and hardlinks from name to a regular file of the
+// archive. With unique, a name along the way that two entries hold is
+// refused, as tools that take different copies would read different files.
+func (idx *tarIndex) resolve(name string, unique bool) (*Entry, error) {
 	cur := name
 	for depth := 0; depth <= maxLinkDepth; depth++ {
 		e, ok := idx.entries[cur]
@@ -197,6 +199,9 @@ func (idx *tarIndex) resolve(name string) (*Entry, error) {
 				return nil, fmt.Errorf("%w: %q", ErrMissingEntry, name)
 			}
 			return nil, fmt.Errorf("%w: %q links to %q, which the archive lacks", ErrBadLink, name, cur)
+		}
+		if unique && idx.duplicates[cur] {
+			return nil, fmt.Errorf("%w: %q appears twice", ErrAmbiguousEntry, cur)
 		}
 		switch e.Type {
 		case tar.TypeReg:

@@ -449,7 +449,7 @@ func TestTarIndexResolve(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			e, err := idx.resolve(tt.name)
+			e, err := idx.resolve(tt.name, false)
 			if tt.err != nil {
 				if !errors.Is(err, tt.err) || !strings.Contains(err.Error(), tt.want) {
 					t.Fatalf("resolve: %v, want %v saying %q", err, tt.err, tt.want)
@@ -569,7 +569,7 @@ func TestIndexTarRejects(t *testing.T) {
 			if err != nil {
 				t.Fatalf("indexTar: %v", err)
 			}
-			e, err := idx.resolve(blob)
+			e, err := idx.resolve(blob, false)
 			if err != nil {
 				t.Fatal(err)
 			}
