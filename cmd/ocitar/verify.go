@@ -29,8 +29,9 @@ names, links, duplicates, sizes), every reference from index.json and
 manifest.json to manifests, configs and layers, and the digest and size of
 every blob they reference, each read whole. Every problem found is printed,
 one per line, to standard error, and the exit status is 1; a sound archive
-gets one summary line on standard output. ARCHIVE is a path, "-" for standard
-input, or an oci-tar: reference.
+gets one summary line on standard output. ARCHIVE is a path or "-" for
+standard input, optionally written with the prefix oci-tar:; the whole
+archive is verified, so no image name follows it.
 
 Example:
   ocitar verify images.tar`,
