@@ -18,6 +18,15 @@ type verifiedReader struct {
 	err      error
 }
 
+// NewVerifiedReader passes r through and fails the Read that reaches EOF
+// unless what was read has digest d and, unless size is -1, size bytes; it
+// fails as soon as more than size bytes come. Errors start with what (the
+// blob and where it comes from) and wrap ErrDigestMismatch or ErrSizeMismatch.
+// It lets a tool's own BlobOpener verify as the package's do.
+func NewVerifiedReader(r io.ReadCloser, what string, d digest.Digest, size int64) (io.ReadCloser, error) {
+	return newVerifiedReader(r, what, d, size)
+}
+
 func newVerifiedReader(r io.ReadCloser, what string, d digest.Digest, size int64) (*verifiedReader, error) {
 	if !d.Algorithm().Available() {
 		r.Close()

@@ -46,48 +46,21 @@ func (o *BlobOpener) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	if !known {
 		size = -1
 	}
+	what := o.src.Reference().StringWithinTransport() + ": blob " + d.String()
 	rc, got, err := o.src.GetBlob(o.ctx, types.BlobInfo{Digest: d, Size: size}, none.NoCache)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%s: blob %s: %w", o.src.Reference().StringWithinTransport(), d, err)
+		return nil, 0, fmt.Errorf("%s: %w", what, err)
 	}
 	if size < 0 {
 		size = got
 	}
 	if got >= 0 && got != size {
 		rc.Close()
-		return nil, 0, fmt.Errorf("%s: blob %s: %w: %d bytes, %d expected", o.src.Reference().StringWithinTransport(), d, archive.ErrSizeMismatch, got, size)
+		return nil, 0, fmt.Errorf("%s: %w: %d bytes, %d expected", what, archive.ErrSizeMismatch, got, size)
 	}
-	return &verifiedBlob{rc: rc, verifier: d.Verifier(), digest: d, size: size}, size, nil
-}
-
-// verifiedBlob passes a blob through and fails at EOF unless it has its digest and size.
-type verifiedBlob struct {
-	rc       io.ReadCloser
-	verifier digest.Verifier
-	digest   digest.Digest
-	size     int64 // -1 when unknown
-	n        int64
-	err      error
-}
-
-func (v *verifiedBlob) Read(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
+	v, err := archive.NewVerifiedReader(rc, what, d, size)
+	if err != nil {
+		return nil, 0, err
 	}
-	n, err := v.rc.Read(p)
-	v.verifier.Write(p[:n])
-	v.n += int64(n)
-	switch {
-	case v.size >= 0 && v.n > v.size:
-		v.err = fmt.Errorf("blob %s: %w: more than the %d bytes expected", v.digest, archive.ErrSizeMismatch, v.size)
-	case err == io.EOF && v.size >= 0 && v.n != v.size:
-		v.err = fmt.Errorf("blob %s: %w: %d bytes, %d expected", v.digest, archive.ErrSizeMismatch, v.n, v.size)
-	case err == io.EOF && !v.verifier.Verified():
-		v.err = fmt.Errorf("blob %s: %w", v.digest, archive.ErrDigestMismatch)
-	default:
-		v.err = err
-	}
-	return n, v.err
+	return v, size, nil
 }
-
-func (v *verifiedBlob) Close() error { return v.rc.Close() }
