@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -83,31 +84,41 @@ func (c *byteCounter) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// decompressBounded is decompress of r, failing once the output exceeds ratio
-// times the compressed bytes that compressed, a reader beneath r, has read.
-func decompressBounded(r io.Reader, c compression, compressed *byteCounter, ratio int64) (io.ReadCloser, error) {
-	stream, err := decompress(r, c)
-	if err != nil || c == uncompressed {
-		return stream, err
+// openDecompressed detects the compression of r from its first bytes and
+// returns r decompressed, failing once the output exceeds ratio times the
+// compressed bytes consumed, so that a decompression bomb stops early. r is
+// read ahead through a buffer of bufSize bytes, the least read to detect.
+func openDecompressed(r io.Reader, bufSize int, ratio int64) (io.ReadCloser, compression, error) {
+	compressed := &byteCounter{r: r}
+	br := bufio.NewReaderSize(compressed, bufSize)
+	head, err := br.Peek(len(zstdMagic))
+	if err != nil && err != io.EOF {
+		return nil, uncompressed, err
 	}
-	return &boundedReader{ReadCloser: stream, format: c, compressed: compressed, ratio: ratio}, nil
+	c := detectCompression(head)
+	stream, err := decompress(br, c)
+	if err != nil || c == uncompressed {
+		return stream, c, err
+	}
+	consumed := func() int64 { return compressed.n - int64(br.Buffered()) }
+	return &boundedReader{ReadCloser: stream, format: c, consumed: consumed, ratio: ratio}, c, nil
 }
 
 // boundedReader is a decompressed stream that stops a decompression bomb.
 type boundedReader struct {
 	io.ReadCloser
-	format     compression
-	compressed *byteCounter
-	ratio      int64
-	n          int64
+	format   compression
+	consumed func() int64 // compressed bytes read so far
+	ratio    int64
+	n        int64
 }
 
 func (b *boundedReader) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
-	if b.n/b.ratio > b.compressed.n {
+	if consumed := b.consumed(); b.n/b.ratio > consumed {
 		return n, fmt.Errorf("%w: %s data expands to more than %d times its compressed size (%d bytes from %d), a decompression bomb? (limit: Options.MaxSpoolRatio, ocitar --max-decompression-ratio)",
-			ErrTooLarge, b.format, b.ratio, b.n, b.compressed.n)
+			ErrTooLarge, b.format, b.ratio, b.n, consumed)
 	}
 	return n, err
 }

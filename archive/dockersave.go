@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -142,20 +141,13 @@ func (r *Reader) legacyLayer(name string, diffID digest.Digest) (blobSource, err
 		return blobSource{}, fmt.Errorf("layer: %w", err)
 	}
 	defer stored.Close()
-	compressed := &byteCounter{r: stored}
-	br := bufio.NewReader(compressed)
-	head, err := br.Peek(len(zstdMagic))
-	if err != nil && err != io.EOF {
-		return blobSource{}, fmt.Errorf("layer %s: %w", name, err)
-	}
-	c := detectCompression(head)
-	src := blobSource{entry: name, decompress: c, size: size}
-	if c == uncompressed {
-		return src, nil
-	}
-	stream, err := decompressBounded(br, c, compressed, r.opts.maxSpoolRatio())
+	stream, c, err := openDecompressed(stored, 4096, r.opts.maxSpoolRatio())
 	if err != nil {
 		return blobSource{}, fmt.Errorf("layer %s: %w", name, err)
+	}
+	src := blobSource{entry: name, decompress: c, size: size}
+	if c == uncompressed {
+		return src, stream.Close()
 	}
 	v, err := newVerifiedReader(stream, "layer "+name, diffID, -1)
 	if err != nil {

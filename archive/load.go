@@ -2,7 +2,6 @@ package archive
 
 import (
 	"archive/tar"
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -75,10 +74,7 @@ type loader struct {
 }
 
 func (l *loader) read(in io.Reader) error {
-	compressed := &byteCounter{r: in}
-	br := bufio.NewReaderSize(compressed, 1<<20)
-	head, _ := br.Peek(len(zstdMagic))
-	stream, err := decompressBounded(br, detectCompression(head), compressed, l.opts.maxSpoolRatio())
+	stream, _, err := openDecompressed(in, 1<<20, l.opts.maxSpoolRatio())
 	if err != nil {
 		return err
 	}
@@ -138,10 +134,7 @@ func (l *loader) putBlob(name string, content io.Reader, d digest.Digest, size i
 
 // putFile stores a file that may be a docker-save layer, uncompressed.
 func (l *loader) putFile(name string, content io.Reader) error {
-	compressed := &byteCounter{r: content}
-	br := bufio.NewReader(compressed)
-	head, _ := br.Peek(len(zstdMagic))
-	stream, err := decompressBounded(br, detectCompression(head), compressed, l.opts.maxSpoolRatio())
+	stream, _, err := openDecompressed(content, 4096, l.opts.maxSpoolRatio())
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}

@@ -1,7 +1,6 @@
 package archive
 
 import (
-	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -161,10 +160,7 @@ func newFilesReader(files layoutFiles, name string, opts Options) (*Reader, erro
 }
 
 func spool(src io.Reader, name string, opts Options) (*Reader, error) {
-	compressed := &byteCounter{r: src}
-	br := bufio.NewReaderSize(compressed, 1<<20)
-	head, _ := br.Peek(len(zstdMagic))
-	stream, err := decompressBounded(br, detectCompression(head), compressed, opts.maxSpoolRatio())
+	stream, _, err := openDecompressed(src, 1<<20, opts.maxSpoolRatio())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
