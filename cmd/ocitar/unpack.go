@@ -1,10 +1,8 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
-	"runtime"
 	"strings"
 
 	"github.com/ocitar/ocitar/archive"
@@ -82,7 +80,7 @@ func runUnpack(g *globalOptions, o *unpackOptions, name, dir string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
-	if sys.OSChoice != "" || sys.ArchitectureChoice != "" {
+	if o.platform != "" {
 		if err := checkPlatform(sys, config.Platform); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -121,10 +119,9 @@ func choosePlatform(sys *types.SystemContext, platform string) error {
 }
 
 // checkPlatform fails unless the image of platform have is the one sys asks
-// for: a single image is not chosen by platform, and may be another. What sys
-// leaves unset is the host's, as containers/image takes it.
+// for: a single image is not chosen by platform, and may be another.
 func checkPlatform(sys *types.SystemContext, have imgspecv1.Platform) error {
-	want := imgspecv1.Platform{OS: cmp.Or(sys.OSChoice, runtime.GOOS), Architecture: cmp.Or(sys.ArchitectureChoice, runtime.GOARCH), Variant: sys.VariantChoice}
+	want := imgspecv1.Platform{OS: sys.OSChoice, Architecture: sys.ArchitectureChoice, Variant: sys.VariantChoice}
 	if have.OS != want.OS || have.Architecture != want.Architecture || (want.Variant != "" && have.Variant != want.Variant) {
 		return fmt.Errorf("the image is for %s, not %s", archive.PlatformString(have), archive.PlatformString(want))
 	}
