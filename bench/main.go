@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // config is what one run of the harness measures.
@@ -83,6 +84,9 @@ func benchmark(c config) error {
 	if err != nil {
 		return fmt.Errorf("preparing the corpus: %w", err)
 	}
+	// A corpus just written is still being flushed to disk; the first
+	// commands would pay for it, and cp and fsync most of all.
+	syscall.Sync()
 	probe, err := newTmpDir(c.work, os.Geteuid() == 0)
 	if err != nil {
 		return err
