@@ -166,10 +166,10 @@ func (r *Reader) walk(d ocispec.Descriptor, t *tree, required bool) error {
 		return nil // an index member that was not exported, as docker save writes for other platforms
 	}
 	var err error
-	switch d.MediaType {
-	case ocispec.MediaTypeImageIndex, mediaTypeDockerManifestList:
+	switch {
+	case isIndex(d.MediaType):
 		err = r.walkIndex(d, t)
-	case ocispec.MediaTypeImageManifest, mediaTypeDockerManifest:
+	case isManifest(d.MediaType):
 		err = r.walkManifest(d, t)
 	} // anything else is an artifact or a type this reader does not know: listed, not followed
 	t.add(d)
@@ -182,12 +182,8 @@ func (r *Reader) walkIndex(d ocispec.Descriptor, t *tree) error {
 	if t.depth >= maxIndexDepth {
 		return fmt.Errorf("%w: indexes nested deeper than %d", ErrInvalidMetadata, maxIndexDepth)
 	}
-	data, err := r.readBlob(d.Digest, d.Size, maxManifestSize)
-	if err != nil {
-		return err
-	}
 	var index ocispec.Index
-	if err := decodeJSON(data, "index "+d.Digest.String(), &index); err != nil {
+	if err := r.readJSON(d, &index); err != nil {
 		return err
 	}
 	t.types[d.Digest] = d.MediaType
@@ -202,12 +198,8 @@ func (r *Reader) walkIndex(d ocispec.Descriptor, t *tree) error {
 }
 
 func (r *Reader) walkManifest(d ocispec.Descriptor, t *tree) error {
-	data, err := r.readBlob(d.Digest, d.Size, maxManifestSize)
-	if err != nil {
-		return err
-	}
 	var m ocispec.Manifest
-	if err := decodeJSON(data, "manifest "+d.Digest.String(), &m); err != nil {
+	if err := r.readJSON(d, &m); err != nil {
 		return err
 	}
 	t.types[d.Digest] = d.MediaType
@@ -239,12 +231,8 @@ func (r *Reader) platformOf(d ocispec.Descriptor, config ocispec.Descriptor) (*o
 	if _, ok := r.blobs[config.Digest]; !ok {
 		return nil, fmt.Errorf("%w: config %s", ErrMissingBlob, config.Digest)
 	}
-	data, err := r.readBlob(config.Digest, config.Size, maxConfigSize)
+	c, err := r.readConfig(config)
 	if err != nil {
-		return nil, err
-	}
-	var c ocispec.Image
-	if err := decodeJSON(data, "config "+config.Digest.String(), &c); err != nil {
 		return nil, err
 	}
 	return &c.Platform, nil

@@ -99,15 +99,21 @@ func (r *Reader) collectManifests(d ocispec.Descriptor, depth int, c *manifestCo
 }
 
 func (r *Reader) resolved(img Image, pm platformManifest) (Resolved, error) {
-	res := Resolved{Image: img, Descriptor: pm.desc, Manifest: pm.manifest}
-	data, err := r.readBlob(pm.manifest.Config.Digest, pm.manifest.Config.Size, maxConfigSize)
-	if err == nil {
-		err = decodeJSON(data, "config "+pm.manifest.Config.Digest.String(), &res.Config)
-	}
+	config, err := r.readConfig(pm.manifest.Config)
 	if err != nil {
 		return Resolved{}, fmt.Errorf("%s: image %s: %w", r.name, img, err)
 	}
-	return res, nil
+	return Resolved{Image: img, Descriptor: pm.desc, Manifest: pm.manifest, Config: config}, nil
+}
+
+// readConfig reads the image config d, verified.
+func (r *Reader) readConfig(d ocispec.Descriptor) (ocispec.Image, error) {
+	var config ocispec.Image
+	data, err := r.readBlob(d.Digest, d.Size, maxConfigSize)
+	if err == nil {
+		err = decodeJSON(data, "config "+d.Digest.String(), &config)
+	}
+	return config, err
 }
 
 // holds reports whether the archive has the blob d describes.
@@ -123,7 +129,11 @@ func (r *Reader) readJSON(d ocispec.Descriptor, v any) error {
 	if err != nil {
 		return err
 	}
-	return decodeJSON(data, d.MediaType+" "+d.Digest.String(), v)
+	kind := "manifest"
+	if isIndex(d.MediaType) {
+		kind = "index"
+	}
+	return decodeJSON(data, kind+" "+d.Digest.String(), v)
 }
 
 func isIndex(mediaType string) bool {
