@@ -439,7 +439,7 @@ func (w *Writer) writeEntry(name string, r io.Reader, size int64) error {
 	if err := w.writeHeader(name, '0', 0o644, size); err != nil {
 		return err
 	}
-	n, err := io.Copy(writerFunc(w.write), io.LimitReader(r, size))
+	n, err := pipeCopy(w.write, r, size)
 	if err != nil {
 		return err
 	}
