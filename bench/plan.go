@@ -73,6 +73,7 @@ func groups(c config, co corpus) []group {
 			command{name: "ocitar copy oci-tar:X docker-archive:Y", argv: oc("copy", "-q", "oci-tar:"+co.large.oci, "docker-archive:"+y)},
 			command{name: "ocitar copy oci-archive:X docker-archive:Y", argv: oc("copy", "-q", "oci-archive:"+co.large.oci, "docker-archive:"+y)},
 			command{name: "cp X Y", argv: cp(co.large.docker)},
+			command{name: "cp X Y && sync", argv: cpSync(co.large.docker)},
 		)},
 		{title: "open the large archive", base: openLarge, cmds: []command{
 			{name: "ocitar inspect oci-tar:LARGE", argv: oc("inspect", "oci-tar:"+co.large.oci)},

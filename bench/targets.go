@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// target is one goal of issue 6 and how the run measured against it.
+// target is one goal of issue 3 or 6 and how the run measured against it.
 type target struct {
 	name, measured string
 	met            bool
 }
 
-// targets checks the measured results against the goals of issue 6.
+// targets checks the measured results against the goals of issues 3 and 6.
 func targets(c config, results []groupResult) []target {
 	find := func(title, name string) *stats {
 		for _, g := range results {
@@ -45,6 +45,12 @@ func targets(c config, results []groupResult) []target {
 	atMost("write within 1.5x of cp && sync (ocitar fsyncs)", ratio(ours.wall, find(w, "cp X Y && sync").wall), 1.5, "x")
 	atLeast("write 1.8x faster than oci-archive:", ratio(find(w, "ocitar copy dir:D oci-archive:Y").wall, ours.wall), 1.8, "x")
 	atMost("write uses no temporary space", float64(ours.tmpMax), 0, " bytes")
+	c3 := "convert docker-save"
+	conv := find(c3, "ocitar copy docker-archive:X oci-tar:Y")
+	atMost("convert (issue 3): `copy docker-archive:X oci-tar:Y` within 1.5x of cp", ratio(conv.wall, find(c3, "cp X Y").wall), 1.5, "x")
+	atMost("convert (issue 3): within 1.5x of cp && sync (ocitar fsyncs)", ratio(conv.wall, find(c3, "cp X Y && sync").wall), 1.5, "x")
+	atLeast("convert (issue 3): faster than `copy docker-archive:X oci-archive:Y`", ratio(find(c3, "ocitar copy docker-archive:X oci-archive:Y").wall, conv.wall), 1, "x")
+	atMost("convert (issue 3): uses no temporary space", float64(conv.tmpMax), 0, " bytes")
 	peer := find("open the large", "ocitar inspect oci-archive:LARGE")
 	for _, name := range []string{"ocitar inspect oci-tar:LARGE", "ocitar ls LARGE"} {
 		atLeast("open: `"+name+"` 50x faster than inspect oci-archive:", ratio(peer.wall, find("open the large", name).wall), 50, "x")
