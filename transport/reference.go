@@ -10,7 +10,6 @@ import (
 	"go.podman.io/image/v5/directory/explicitfilepath"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/image"
-	"go.podman.io/image/v5/transports"
 	"go.podman.io/image/v5/types"
 )
 
@@ -21,19 +20,29 @@ type ociTarReference struct {
 	path         string
 	resolvedPath string // absolute, links resolved; the policy identity
 	selector     archive.Selector
-	format       archive.Format // what a destination writes
+	opts         Options
 	writer       *ArchiveWriter // when set, the archive a destination adds to
 }
 
-// WithFormat returns ref, an oci-tar: reference, writing format as a destination.
-// References parsed from strings write archive.FormatHybrid.
-func WithFormat(ref types.ImageReference, format archive.Format) (types.ImageReference, error) {
+// Options are how an oci-tar: reference opens archives and, as a
+// destination, what it writes. containers/image gives a transport no channel
+// for its own settings but the reference and the SystemContext, whose
+// BigFilesTemporaryDir, when set, overrides Reader.TempDir.
+type Options struct {
+	Reader archive.Options // for a source, and for the archive a destination adds to
+	Format archive.Format  // what a destination writes
+}
+
+// WithOptions returns ref with opts when it is an oci-tar: reference, and ref
+// itself otherwise. References parsed from strings have the zero Options:
+// archive's defaults, writing archive.FormatHybrid.
+func WithOptions(ref types.ImageReference, opts Options) types.ImageReference {
 	r, ok := ref.(ociTarReference)
 	if !ok {
-		return nil, fmt.Errorf("%s is not an oci-tar: reference", transports.ImageName(ref))
+		return ref
 	}
-	r.format = format
-	return r, nil
+	r.opts = opts
+	return r
 }
 
 // ParseReference parses PATH[:SELECTOR]. The path ends at the first colon.

@@ -1,11 +1,17 @@
 package transport
 
 import (
+	"context"
+	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
+	"github.com/ocitar/ocitar/archive"
+	"go.podman.io/image/v5/directory"
 	"go.podman.io/image/v5/transports"
+	"go.podman.io/image/v5/types"
 )
 
 func TestParseReferenceRoundTrip(t *testing.T) {
@@ -105,5 +111,72 @@ func TestReferencePolicyScopes(t *testing.T) {
 func TestTransportRegistered(t *testing.T) {
 	if transports.Get("oci-tar") != Transport {
 		t.Error("oci-tar is not registered")
+	}
+}
+
+// TestWithOptionsReachArchives: the reader options a reference carries are
+// those its source opens the archive with, and those its destination opens the
+// file it adds to with; other transports' references are left as they are.
+func TestWithOptionsReachArchives(t *testing.T) {
+	ctx := context.Background()
+	const fixture = "../testdata/peers/c-oci-multi.skopeo.tar"
+	existing := filepath.Join(t.TempDir(), "existing.tar")
+	data, err := os.ReadFile(fixture)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(existing, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opens := []struct {
+		what string
+		open func(types.ImageReference) error
+	}{
+		{"source", func(ref types.ImageReference) error {
+			src, err := ref.NewImageSource(ctx, nil)
+			if err == nil {
+				src.Close()
+			}
+			return err
+		}},
+		{"destination adding to the file", func(ref types.ImageReference) error {
+			dest, err := ref.NewImageDestination(ctx, nil)
+			if err == nil {
+				dest.Close()
+			}
+			return err
+		}},
+	}
+	tests := []struct {
+		name    string
+		opts    archive.Options
+		wantErr error
+	}{
+		{"defaults", archive.Options{}, nil},
+		{"too few entries allowed", archive.Options{MaxEntries: 2}, archive.ErrTooLarge},
+	}
+	for _, o := range opens {
+		for _, tt := range tests {
+			t.Run(o.what+"/"+tt.name, func(t *testing.T) {
+				path, sel := fixture, "latest"
+				if o.what != "source" {
+					path, sel = existing, "example.com/added:1"
+				}
+				ref, err := NewReference(path, sel)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := o.open(WithOptions(ref, Options{Reader: tt.opts})); !errors.Is(err, tt.wantErr) {
+					t.Fatalf("got %v, want %v", err, tt.wantErr)
+				}
+			})
+		}
+	}
+	dir, err := directory.NewReference(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := WithOptions(dir, Options{Format: archive.FormatOCI}); got != dir {
+		t.Errorf("WithOptions changed a dir: reference: %v", got)
 	}
 }

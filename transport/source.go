@@ -17,7 +17,7 @@ type imageSource struct {
 }
 
 func newImageSource(ref ociTarReference, sys *types.SystemContext) (*imageSource, error) {
-	r, err := archive.Open(ref.path, readerOptions(sys))
+	r, err := archive.Open(ref.path, readerOptions(ref.opts.Reader, sys))
 	if err != nil {
 		return nil, err
 	}
@@ -38,15 +38,8 @@ func ImageNames(src types.ImageSource) []string {
 	return nil
 }
 
-// ReaderOptions are the options oci-tar: opens archives with, sources and the
-// archives destinations add to; a SystemContext's BigFilesTemporaryDir, when
-// set, overrides TempDir. containers/image gives a transport no channel for
-// its own settings but the SystemContext, so a program sets this once, before
-// any copy (ocitar does from --max-decompression-ratio).
-var ReaderOptions archive.Options
-
-func readerOptions(sys *types.SystemContext) archive.Options {
-	opts := ReaderOptions
+// readerOptions are opts, with the SystemContext's temporary directory if it names one.
+func readerOptions(opts archive.Options, sys *types.SystemContext) archive.Options {
 	if sys != nil && sys.BigFilesTemporaryDir != "" {
 		opts.TempDir = sys.BigFilesTemporaryDir
 	}

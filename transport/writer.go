@@ -34,7 +34,8 @@ type addedImage struct {
 // ArchiveOptions tune an ArchiveWriter.
 type ArchiveOptions struct {
 	Format  archive.Format
-	Replace bool // start afresh instead of keeping the images of an existing file
+	Replace bool            // start afresh instead of keeping the images of an existing file
+	Reader  archive.Options // opens the existing file whose images are kept
 }
 
 // NewArchiveWriter starts writing the archive at path; "-" is stdout.
@@ -52,7 +53,7 @@ func NewArchiveWriter(sys *types.SystemContext, path string, opts ArchiveOptions
 		return nil, err
 	}
 	if !opts.Replace {
-		if a.old, err = openExisting(path, sys); err != nil {
+		if a.old, err = openExisting(path, readerOptions(opts.Reader, sys)); err != nil {
 			return nil, err
 		}
 	}
@@ -88,11 +89,11 @@ func refuseSymlink(path string) error {
 }
 
 // openExisting opens the archive already at path, if any, to keep its images.
-func openExisting(path string, sys *types.SystemContext) (*archive.Reader, error) {
+func openExisting(path string, opts archive.Options) (*archive.Reader, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
-	r, err := archive.Open(path, readerOptions(sys))
+	r, err := archive.Open(path, opts)
 	if err != nil {
 		return nil, fmt.Errorf("%s exists and is not an image archive that can be added to (remove it to replace it): %w", path, err)
 	}

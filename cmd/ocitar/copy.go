@@ -7,14 +7,12 @@ import (
 	"strings"
 
 	"github.com/ocitar/ocitar/archive"
-	"github.com/ocitar/ocitar/transport"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/compression"
 	"go.podman.io/image/v5/signature"
-	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 )
 
@@ -71,18 +69,17 @@ Progress goes to standard error, never to standard output.`,
 }
 
 func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, destName string) error {
-	srcRef, err := alltransports.ParseImageName(srcName)
+	srcRef, err := g.parseImage(srcName, archive.FormatHybrid)
 	if err != nil {
 		return fmt.Errorf("invalid source %q: %w", srcName, err)
 	}
-	destRef, err := alltransports.ParseImageName(destName)
+	format := archive.FormatHybrid
+	if o.format == "oci" {
+		format = archive.FormatOCI
+	}
+	destRef, err := g.parseImage(destName, format)
 	if err != nil {
 		return fmt.Errorf("invalid destination %q: %w", destName, err)
-	}
-	if destRef.Transport() == transport.Transport && o.format == "oci" {
-		if destRef, err = transport.WithFormat(destRef, archive.FormatOCI); err != nil {
-			return err
-		}
 	}
 	opts, err := o.copyOptions(cmd, g)
 	if err != nil {

@@ -6,12 +6,12 @@ import (
 	"io"
 	"time"
 
+	"github.com/ocitar/ocitar/archive"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/transports"
-	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 )
 
@@ -60,7 +60,7 @@ Example:
 }
 
 func runInspect(g *globalOptions, o *inspectOptions, name string, out io.Writer) error {
-	ref, err := alltransports.ParseImageName(name)
+	ref, err := g.parseImage(name, archive.FormatHybrid)
 	if err != nil {
 		return fmt.Errorf("invalid image %q: %w", name, err)
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/signature"
-	_ "go.podman.io/image/v5/transports/alltransports"
+	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 	"go.podman.io/storage/pkg/configfile"
 )
@@ -55,7 +55,6 @@ nothing is unpacked to, or assembled in, a temporary directory.
 			if g.debug {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
-			transport.ReaderOptions = g.archiveOptions()
 		},
 	}
 	f := root.PersistentFlags()
@@ -69,6 +68,16 @@ nothing is unpacked to, or assembled in, a temporary directory.
 	f.Int64Var(&g.maxRatio, "max-decompression-ratio", archive.DefaultMaxSpoolRatio, "refuse a compressed archive, or docker-save layer, that expands to more than `N` times its size (a decompression bomb)")
 	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g))
 	return root
+}
+
+// parseImage parses an image name. An oci-tar: reference opens archives with
+// the global options and, as a destination, writes format.
+func (g *globalOptions) parseImage(name string, format archive.Format) (types.ImageReference, error) {
+	ref, err := alltransports.ParseImageName(name)
+	if err != nil {
+		return nil, err
+	}
+	return transport.WithOptions(ref, transport.Options{Reader: g.archiveOptions(), Format: format}), nil
 }
 
 // archiveOptions are the options oci-tar: archives are opened with.

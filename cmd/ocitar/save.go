@@ -7,7 +7,6 @@ import (
 	"github.com/ocitar/ocitar/transport"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/copy"
-	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 )
 
@@ -67,7 +66,7 @@ func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []strin
 	}
 	defer a.Close()
 	for _, name := range names {
-		srcRef, err := alltransports.ParseImageName(name)
+		srcRef, err := g.parseImage(name, archive.FormatHybrid)
 		if err != nil {
 			return fmt.Errorf("invalid image %q: %w", name, err)
 		}

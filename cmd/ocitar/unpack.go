@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/image"
 	"go.podman.io/image/v5/signature"
-	"go.podman.io/image/v5/transports/alltransports"
 	"go.podman.io/image/v5/types"
 )
 
@@ -57,7 +56,7 @@ Examples:
 }
 
 func runUnpack(g *globalOptions, o *unpackOptions, name, dir string) error {
-	ref, err := alltransports.ParseImageName(name)
+	ref, err := g.parseImage(name, archive.FormatHybrid)
 	if err != nil {
 		return fmt.Errorf("invalid image %q: %w", name, err)
 	}
