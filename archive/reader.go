@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bufio"
 	"bytes"
 	"fmt"
 	"io"
@@ -230,6 +231,9 @@ func (r *Reader) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	stream, size, what, err := r.openBlob(d)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", r.name, err)
+	}
+	if size >= hashChunk { // few large reads of the file, whatever size the caller reads in (the copy engine: 32 KiB)
+		stream = stackedCloser{ReadCloser: io.NopCloser(bufio.NewReaderSize(stream, hashChunk)), under: stream}
 	}
 	v, err := newVerifiedReader(stream, r.name+": "+what, d, size)
 	if err != nil {
