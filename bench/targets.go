@@ -31,26 +31,20 @@ func targets(c config, results []groupResult) []target {
 	atLeast := func(name string, got, limit float64, unit string) {
 		ts = append(ts, target{name, fmt.Sprintf("%.2f%s", got, unit), got >= limit})
 	}
-	for _, layers := range []string{"uncompressed", "gzip"} {
-		g := "read, " + layers
-		ours := find(g, "ocitar copy oci-tar:X dir:D")
-		atMost("read ("+layers+" layers) within 1.5x of cp", ratio(ours.wall, find(g, "cp X D/").wall), 1.5, "x")
-		atMost("read ("+layers+" layers) within 1.5x of cp && sync (dir: fsyncs)", ratio(ours.wall, find(g, "cp X D/ && sync").wall), 1.5, "x")
-		atLeast("read ("+layers+" layers) 2x faster than oci-archive:", ratio(find(g, "ocitar copy oci-archive:X dir:D").wall, ours.wall), 2, "x")
-		atMost("read ("+layers+" layers) uses no temporary space", float64(ours.tmpMax), 0, " bytes")
+	// copyTargets: ours within 1.5x of cp, and of cp && sync, at least factor
+	// times as fast as the oci-archive: row peer, and no temporary space.
+	copyTargets := func(label, group, ours, peer, cp string, factor float64) {
+		o := find(group, ours)
+		atMost(label+" within 1.5x of cp", ratio(o.wall, find(group, cp).wall), 1.5, "x")
+		atMost(label+" within 1.5x of cp && sync (it fsyncs)", ratio(o.wall, find(group, cp+" && sync").wall), 1.5, "x")
+		atLeast(fmt.Sprintf("%s at least %gx as fast as oci-archive:", label, factor), ratio(find(group, peer).wall, o.wall), factor, "x")
+		atMost(label+" uses no temporary space", float64(o.tmpMax), 0, " bytes")
 	}
-	w := "write"
-	ours := find(w, "ocitar copy dir:D oci-tar:Y")
-	atMost("write within 1.5x of cp", ratio(ours.wall, find(w, "cp X Y").wall), 1.5, "x")
-	atMost("write within 1.5x of cp && sync (ocitar fsyncs)", ratio(ours.wall, find(w, "cp X Y && sync").wall), 1.5, "x")
-	atLeast("write 1.8x faster than oci-archive:", ratio(find(w, "ocitar copy dir:D oci-archive:Y").wall, ours.wall), 1.8, "x")
-	atMost("write uses no temporary space", float64(ours.tmpMax), 0, " bytes")
-	c3 := "convert docker-save"
-	conv := find(c3, "ocitar copy docker-archive:X oci-tar:Y")
-	atMost("convert (issue 3): `copy docker-archive:X oci-tar:Y` within 1.5x of cp", ratio(conv.wall, find(c3, "cp X Y").wall), 1.5, "x")
-	atMost("convert (issue 3): within 1.5x of cp && sync (ocitar fsyncs)", ratio(conv.wall, find(c3, "cp X Y && sync").wall), 1.5, "x")
-	atLeast("convert (issue 3): faster than `copy docker-archive:X oci-archive:Y`", ratio(find(c3, "ocitar copy docker-archive:X oci-archive:Y").wall, conv.wall), 1, "x")
-	atMost("convert (issue 3): uses no temporary space", float64(conv.tmpMax), 0, " bytes")
+	for _, layers := range []string{"uncompressed", "gzip"} {
+		copyTargets("read ("+layers+" layers)", "read, "+layers, "ocitar copy oci-tar:X dir:D", "ocitar copy oci-archive:X dir:D", "cp X D/", 2)
+	}
+	copyTargets("write", "write", "ocitar copy dir:D oci-tar:Y", "ocitar copy dir:D oci-archive:Y", "cp X Y", 1.8)
+	copyTargets("convert (issue 3)", "convert docker-save", "ocitar copy docker-archive:X oci-tar:Y", "ocitar copy docker-archive:X oci-archive:Y", "cp X Y", 1)
 	peer := find("open the large", "ocitar inspect oci-archive:LARGE")
 	for _, name := range []string{"ocitar inspect oci-tar:LARGE", "ocitar ls LARGE"} {
 		atLeast("open: `"+name+"` 50x faster than inspect oci-archive:", ratio(peer.wall, find("open the large", name).wall), 50, "x")
