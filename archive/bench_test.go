@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
@@ -216,5 +217,42 @@ func BenchmarkOpenBlobRead(b *testing.B) {
 			b.Fatal(err)
 		}
 		rc.Close()
+	}
+}
+
+// BenchmarkWriterPutBlob writes blobs of known digest into an archive file:
+// many small ones, as in an archive of many images, and one large layer.
+func BenchmarkWriterPutBlob(b *testing.B) {
+	tests := []struct {
+		name        string
+		blobs, size int
+	}{
+		{"2000x1KiB", 2000, 1 << 10},
+		{"1x64MiB", 1, 64 << 20},
+	}
+	for _, tt := range tests {
+		b.Run(tt.name, func(b *testing.B) {
+			blobs := make([][]byte, tt.blobs)
+			digests := make([]digest.Digest, tt.blobs)
+			for i := range blobs {
+				blobs[i] = testBytes(uint64(i), tt.size)
+				digests[i] = digest.FromBytes(blobs[i])
+			}
+			path := filepath.Join(b.TempDir(), "out.tar")
+			b.SetBytes(int64(tt.blobs * tt.size))
+			for b.Loop() {
+				f, err := os.Create(path)
+				if err != nil {
+					b.Fatal(err)
+				}
+				w := NewWriter(f, WriterOptions{})
+				for i, data := range blobs {
+					if _, _, err := w.PutBlob(bytes.NewReader(data), digests[i], int64(len(data))); err != nil {
+						b.Fatal(err)
+					}
+				}
+				f.Close()
+			}
+		})
 	}
 }

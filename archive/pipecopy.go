@@ -1,8 +1,8 @@
 package archive
 
 import (
-	"errors"
 	"io"
+	"sync"
 )
 
 // copyChunk is the size of the buffers a blob is copied with: large enough
@@ -14,37 +14,49 @@ const copyChunk = 1 << 20
 // written, one ready.
 const copyBuffers = 3
 
+var chunkPool = sync.Pool{New: func() any { return new([copyChunk]byte) }}
+
 // pipeCopy writes up to size bytes of r through write and returns how many it
-// wrote. It reads on another goroutine, so that reading r (and whatever hashes
-// it on the way) and writing run on two cores. It returns only once that
-// goroutine has stopped reading r.
+// wrote. Above a chunk it reads on another goroutine, so that reading r (and
+// whatever hashes it on the way) and writing run on two cores; it returns only
+// once that goroutine has stopped reading r.
 func pipeCopy(write func([]byte) error, r io.Reader, size int64) (int64, error) {
+	if size <= copyChunk {
+		return io.Copy(writerFunc(write), io.LimitReader(r, size))
+	}
 	type chunk struct {
 		data []byte
 		err  error
 	}
 	full := make(chan chunk, copyBuffers)
-	free := make(chan []byte, copyBuffers)
+	free := make(chan *[copyChunk]byte, copyBuffers)
 	for range copyBuffers {
-		free <- make([]byte, copyChunk)
+		free <- chunkPool.Get().(*[copyChunk]byte)
 	}
 	stop := make(chan struct{})
 	go func() {
 		defer close(full)
 		lr := io.LimitReader(r, size)
 		for {
-			var buf []byte
+			var buf *[copyChunk]byte
+			select {
+			case <-stop:
+				return
+			default:
+			}
 			select {
 			case <-stop:
 				return
 			case buf = <-free:
 			}
-			n, err := io.ReadFull(lr, buf)
+			n, err := fill(lr, buf[:])
 			if n > 0 {
 				full <- chunk{data: buf[:n]}
+			} else {
+				free <- buf
 			}
 			if err != nil {
-				if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				if err != io.EOF {
 					full <- chunk{err: err}
 				}
 				return
@@ -64,8 +76,27 @@ func pipeCopy(write func([]byte) error, r io.Reader, size int64) (int64, error) 
 				continue
 			}
 			written += int64(len(c.data))
-			free <- c.data[:cap(c.data)]
+			free <- (*[copyChunk]byte)(c.data[:copyChunk])
 		}
 	}
+	close(free)
+	for buf := range free {
+		chunkPool.Put(buf)
+	}
 	return written, failed
+}
+
+// fill reads into buf until buf is full, r ends or r fails. Unlike
+// io.ReadFull it keeps an error that comes with the bytes that fill buf, and
+// only a bare io.EOF is the end.
+func fill(r io.Reader, buf []byte) (int, error) {
+	n := 0
+	for n < len(buf) {
+		m, err := r.Read(buf[n:])
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
 }

@@ -62,22 +62,41 @@ func TestVerifyPrintsEveryProblem(t *testing.T) {
 // holds, by verify and by copy (through the transport) alike.
 func TestMaxDecompressionRatioFlag(t *testing.T) {
 	const bomb = "../../testdata/malicious/gzip-bomb.tar.gz"
-	dest := "oci-tar:" + filepath.Join(t.TempDir(), "out.tar")
-	tests := []struct {
-		args []string
-		want string
-	}{
-		{[]string{"verify", bomb}, "decompression bomb"},
-		{[]string{"--max-decompression-ratio", "2000", "verify", bomb}, "neither an OCI layout"},
-		{[]string{"copy", "--quiet", "oci-tar:" + bomb, dest}, "decompression bomb"},
-		{[]string{"--max-decompression-ratio", "2000", "copy", "--quiet", "oci-tar:" + bomb, dest}, "neither an OCI layout"},
+	dir := t.TempDir()
+	dest := "oci-tar:" + filepath.Join(dir, "out.tar")
+	existing := filepath.Join(dir, "existing.tar.gz") // a destination to add to
+	data, err := os.ReadFile(bomb)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, tt := range tests {
-		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			status, _, stderr := ocitar(t, append([]string{"--tmpdir", t.TempDir()}, tt.args...)...)
-			if status != 1 || !strings.Contains(stderr, tt.want) {
-				t.Errorf("exit %d, stderr %q; want 1 and %q", status, stderr, tt.want)
-			}
-		})
+	if err := os.WriteFile(existing, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	commands := [][]string{
+		{"verify", bomb},
+		{"ls", bomb},
+		{"inspect", "oci-tar:" + bomb},
+		{"copy", "--quiet", "oci-tar:" + bomb, dest},
+		{"copy", "--quiet", "docker-archive:../../testdata/sample.docker.tar", "oci-tar:" + existing + ":example.com/added:1"},
+		{"save", "--quiet", "-o", filepath.Join(dir, "saved.tar"), "oci-tar:" + bomb},
+		{"unpack", "oci-tar:" + bomb, filepath.Join(dir, "rootfs")},
+	}
+	tests := []struct {
+		flags []string
+		want  string
+	}{
+		{nil, "decompression bomb"},
+		{[]string{"--max-decompression-ratio", "2000"}, "neither an OCI layout"},
+	}
+	for _, args := range commands {
+		for _, tt := range tests {
+			args := append(append([]string{}, tt.flags...), args...)
+			t.Run(strings.Join(args, " "), func(t *testing.T) {
+				status, _, stderr := ocitar(t, append([]string{"--tmpdir", t.TempDir()}, args...)...)
+				if status != 1 || !strings.Contains(stderr, tt.want) {
+					t.Errorf("exit %d, stderr %q; want 1 and %q", status, stderr, tt.want)
+				}
+			})
+		}
 	}
 }
