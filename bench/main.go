@@ -109,7 +109,7 @@ func benchmark(c config) error {
 	}
 	var goBench string
 	if c.only == "" {
-		logf("running the Go benchmarks of archive/")
+		logf("running the Go benchmarks of %s", strings.Join(goBenchPackages, " and "))
 		if goBench, err = runGoBench(c.benchtime); err != nil {
 			return err
 		}

@@ -10,15 +10,20 @@ import (
 	"time"
 )
 
-// runGoBench runs the Go benchmarks of archive/ and returns their output.
+// goBenchPackages hold the Go benchmarks the report includes: the library's,
+// and the CLI's side-by-side conversion (BenchmarkCopyToArchive).
+var goBenchPackages = []string{"./archive/", "./cmd/ocitar/"}
+
+// runGoBench runs the Go benchmarks of goBenchPackages and returns their output.
 func runGoBench(benchtime string) (string, error) {
 	args := []string{"test", "-run", "^$", "-bench", ".", "-benchmem", "-count", "1"}
 	if benchtime != "" {
 		args = append(args, "-benchtime", benchtime)
 	}
-	out, err := exec.Command("go", append(args, "./archive/")...).CombinedOutput()
+	args = append(args, goBenchPackages...)
+	out, err := exec.Command("go", args...).CombinedOutput()
 	if err != nil {
-		return "", fmt.Errorf("go %s ./archive/: %w\n%s", strings.Join(args, " "), err, out)
+		return "", fmt.Errorf("go %s: %w\n%s", strings.Join(args, " "), err, out)
 	}
 	return string(out), nil
 }
@@ -31,7 +36,8 @@ func buildReport(c config, co corpus, results []groupResult, goBench, tmpMethod 
 	}
 	fmt.Fprintf(&b, "# %s\n\nWritten by `make bench` (bench/main.go) on %s.\n\n", title, time.Now().UTC().Format("2006-01-02 15:04 MST"))
 	b.WriteString("## Machine\n\n")
-	for _, m := range machine(c.work) {
+	rate := hashRate()
+	for _, m := range machine(c.work, rate) {
 		fmt.Fprintf(&b, "- %s\n", m)
 	}
 	fmt.Fprintf(&b, "\n## Method\n\n"+
@@ -55,12 +61,12 @@ func buildReport(c config, co corpus, results []groupResult, goBench, tmpMethod 
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", t.name, t.measured, verdict)
 	}
-	writeFloor(&b, c.size, results)
+	writeFloor(&b, c.size, rate, results)
 	if notes, err := os.ReadFile("bench/NOTES.md"); err == nil {
 		b.WriteString("\n")
 		b.Write(notes)
 	}
-	fmt.Fprintf(&b, "\n## Go benchmarks of archive/\n\n```\n%s```\n", goBench)
+	fmt.Fprintf(&b, "\n## Go benchmarks of %s\n\n```\n%s```\n", strings.Join(goBenchPackages, " and "), goBench)
 	return b.String()
 }
 
@@ -102,14 +108,14 @@ func ratio(a, b time.Duration) float64 {
 }
 
 // machine describes where the benchmark ran.
-func machine(work string) []string {
+func machine(work string, hashRate float64) []string {
 	return []string{
 		"CPU: " + cpuModel() + fmt.Sprintf(", %d cores", runtime.NumCPU()),
 		"RAM: " + memTotal(),
 		"Kernel: " + output("uname", "-sr"),
 		"Filesystem of the work dir: " + output("stat", "-f", "-c", "%T", work) + " (" + output("sh", "-c", `df -P "$1" | awk 'NR==2 {print $1}'`, "sh", work) + ")",
 		"Go: " + output("go", "env", "GOVERSION"),
-		fmt.Sprintf("SHA-256 on one core (crypto/sha256, in process): %.0f MiB/s", hashRate()/(1<<20)),
+		fmt.Sprintf("SHA-256 on one core (crypto/sha256, in process): %.0f MiB/s", hashRate/(1<<20)),
 		"Peers: " + strings.Join([]string{output("skopeo", "--version"), output("umoci", "--version"), output("cp", "--version")}, "; "),
 	}
 }
