@@ -17,14 +17,17 @@ func TestPendingFile(t *testing.T) {
 		name   string
 		old    string                     // content of the path before, "" for no file
 		finish []func(*PendingFile) error // called in turn, each must succeed
-		want   string                     // content of the path after, "" for no file
+		want   string                     // content of the path after, "" for no file, "new" for what was written
+		size   int                        // of what is written: 0 is "new", more starts write-back on the way
 	}{
-		{"Commit replaces a file", "old", []func(*PendingFile) error{commit}, "new"},
-		{"Commit creates a file", "", []func(*PendingFile) error{commit}, "new"},
-		{"Abort keeps the old file", "old", []func(*PendingFile) error{abort}, "old"},
-		{"Abort creates nothing", "", []func(*PendingFile) error{abort}, ""},
-		{"Abort twice", "old", []func(*PendingFile) error{abort, abort}, "old"},
-		{"Abort after Commit does nothing", "old", []func(*PendingFile) error{commit, abort}, "new"},
+		{"Commit replaces a file", "old", []func(*PendingFile) error{commit}, "new", 0},
+		{"Commit creates a file", "", []func(*PendingFile) error{commit}, "new", 0},
+		{"Abort keeps the old file", "old", []func(*PendingFile) error{abort}, "old", 0},
+		{"Abort creates nothing", "", []func(*PendingFile) error{abort}, "", 0},
+		{"Abort twice", "old", []func(*PendingFile) error{abort, abort}, "old", 0},
+		{"Abort after Commit does nothing", "old", []func(*PendingFile) error{commit, abort}, "new", 0},
+		{"Commit after write-back started", "old", []func(*PendingFile) error{commit}, "new", 3*writebackEvery + 5},
+		{"Abort after write-back started", "old", []func(*PendingFile) error{abort, abort}, "old", 3*writebackEvery + 5},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -39,8 +42,18 @@ func TestPendingFile(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if _, err := p.WriteString("new"); err != nil {
-				t.Fatal(err)
+			content := []byte("new")
+			if tt.size > 0 {
+				content = testBytes(5, tt.size)
+			}
+			for rest := content; len(rest) > 0; rest = rest[min(len(rest), 1<<20):] {
+				if _, err := p.Write(rest[:min(len(rest), 1<<20)]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want := tt.want
+			if want == "new" {
+				want = string(content)
 			}
 			if got := readOrEmpty(t, path); got != tt.old {
 				t.Fatalf("before finishing, %s holds %q, want %q", path, got, tt.old)
@@ -50,8 +63,8 @@ func TestPendingFile(t *testing.T) {
 					t.Fatalf("call %d: %v", i, err)
 				}
 			}
-			if got := readOrEmpty(t, path); got != tt.want {
-				t.Errorf("%s holds %q, want %q", path, got, tt.want)
+			if got := readOrEmpty(t, path); got != want {
+				t.Errorf("%s holds %d bytes, want the %d of %q", path, len(got), len(want), tt.want)
 			}
 			if tt.want == "new" {
 				st, err := os.Stat(path)
