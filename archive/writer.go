@@ -196,7 +196,7 @@ func (w *Writer) CopyBlob(r *Reader, d digest.Digest) (int64, error) {
 		return 0, err
 	}
 	defer rc.Close()
-	_, size, err = w.PutBlob(rc, d, size)
+	_, size, err = w.PutCheckedBlob(rc, d, size) // OpenBlob's stream checks the digest
 	return size, err
 }
 

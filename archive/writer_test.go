@@ -717,3 +717,43 @@ func TestWriterCopyImageTagsNamedImages(t *testing.T) {
 		t.Errorf("manifest.json items %+v; want RepoTags [example.com/a:1], then none for a bare tag", items)
 	}
 }
+
+// TestWriterCopyBlobRefusesCorruptContent: a blob whose stored bytes are not
+// its digest (other content of the same size, or cut short) is not written,
+// and the error names the source archive. CopyBlob relies on OpenBlob's
+// check rather than hashing again.
+func TestWriterCopyBlobRefusesCorruptContent(t *testing.T) {
+	tests := []struct {
+		name, stored string
+		want         error
+	}{
+		{"other content", "the LAYER", ErrDigestMismatch},
+		{"cut short", "the lay", ErrDigestMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &layoutBuilder{}
+			b.index(named(b.image("amd64", "the layer"), "x"))
+			layer := digest.FromString("the layer")
+			b.files = append(b.files, fileEntry{"blobs/sha256/" + layer.Encoded(), tt.stored})
+			src := writeFile(t, "src.tar", b.tar(t))
+			r, err := Open(src, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			for _, dest := range []output{toFile, toPipe} {
+				var copyErr error
+				writeArchive(t, dest, WriterOptions{}, func(w *Writer) {
+					_, copyErr = w.CopyBlob(r, layer)
+					if _, ok := w.Has(layer); ok {
+						t.Errorf("%v: the corrupt blob is listed as written", dest)
+					}
+				})
+				if !errors.Is(copyErr, tt.want) || !strings.Contains(copyErr.Error(), src) {
+					t.Errorf("%v: CopyBlob: %v; want %v naming %s", dest, copyErr, tt.want, src)
+				}
+			}
+		})
+	}
+}
