@@ -65,7 +65,12 @@ func nameProblems(path string, problems []error) []error {
 }
 
 // verifyBlob reads blob d whole, checking its digest and its declared size.
+// A docker-save layer stored compressed was decompressed and checked against
+// its DiffID when the archive was opened, and its size learnt then.
 func (r *Reader) verifyBlob(d digest.Digest, declared int64) error {
+	if src, ok := r.blobs[d]; ok && src.decompress != uncompressed && src.size == declared {
+		return nil
+	}
 	rc, size, err := r.OpenBlob(d)
 	if err != nil {
 		return err
