@@ -15,15 +15,22 @@ const rtName = "example.com/rt/img:1"
 // multiIndex is the digest of the index in testdata/peers/c-oci-multi.skopeo.tar.
 const multiIndex = "sha256:dd6056b9671fa9fd0cbdbac28bc65098f194219160e823b95ee1408b7b5365f3"
 
-// TestRoundTripThroughSkopeo writes every peer archive through oci-tar: and reads
-// the result back with ocitar, with skopeo's oci-archive: and with skopeo's
-// docker-archive: (the hybrid manifest.json makes the file one too).
+// TestRoundTripThroughSkopeo writes every peer archive, and a generated image
+// of layers larger than the chunks the writer copies them in, through oci-tar:
+// and reads the result back with ocitar, with skopeo's oci-archive: and with
+// skopeo's docker-archive: (the hybrid manifest.json makes the file one too).
 func TestRoundTripThroughSkopeo(t *testing.T) {
 	const twoLayer = "sha256:a79b09e671256f55a7250cefefa3b07630607b21346bc8ae7b3cb6e7f2e6fce9"
 	const oneLayer = "sha256:2e4e1b16d4956d2c846dc02efca1088c689abdb6feb50e84b4814132ae96a838"
+	genDir := t.TempDir()
+	gen := goCommand("run", "./internal/testimage/gentestdata", "-large", "40", genDir) // 8 layers of 5 MiB
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("gentestdata failed: %v\n  command: %s\n%s", err, commandLine(gen), out)
+	}
 	tests := []struct {
-		file, sel, config string
-		flags             []string
+		file, sel string // file: in testdata/peers, or an absolute path
+		config    string // "" for the config digest ocitar reads
+		flags     []string
 		// dockerManifest: the image keeps its docker schema 2 manifest (so its
 		// digest is kept), and Debian 12's skopeo 1.9.3 looks names up only
 		// among index.json entries of OCI media types, so skopeo reads it as
@@ -36,12 +43,18 @@ func TestRoundTripThroughSkopeo(t *testing.T) {
 		{file: "b-oci-one.skopeo.tar", config: oneLayer},
 		{file: "c-oci-multi.skopeo.tar", sel: "latest", config: oneLayer, flags: []string{"--override-os", "linux", "--override-arch", "amd64"}},
 		{file: "h-hello-world-docker25.ggcr-fixture.tar", config: "sha256:ee301c921b8aadc002973b2e0c3da17d701dcd994b606769a7e6eaa100b81d44", dockerManifest: true},
+		{file: filepath.Join(genDir, "large.docker.tar"), dockerManifest: true},
+		{file: filepath.Join(genDir, "large.oci.tar")},
 	}
 	for _, tt := range tests {
-		t.Run(tt.file, func(t *testing.T) {
+		t.Run(filepath.Base(tt.file), func(t *testing.T) {
 			dir := t.TempDir()
 			out := filepath.Join(dir, "out.tar")
-			src := "oci-tar:" + testdata("peers/"+tt.file)
+			path := tt.file
+			if !filepath.IsAbs(path) {
+				path = testdata("peers/" + path)
+			}
+			src := "oci-tar:" + path
 			if tt.sel != "" {
 				src += ":" + tt.sel
 			}
@@ -61,12 +74,16 @@ func TestRoundTripThroughSkopeo(t *testing.T) {
 				{skopeo, "docker-archive:" + out},
 			}
 			var want []string
+			wantConfig := tt.config
 			for i, r := range reads {
 				d := filepath.Join(dir, fmt.Sprintf("d%d", i+1))
 				run(t, r.peer, "--insecure-policy", "copy", "-q", r.src, "dir:"+d)
 				config, diffIDs := readDirImage(t, d)
-				if config != tt.config {
-					t.Errorf("%s copy %s: config %s, want %s", r.peer, r.src, config, tt.config)
+				if wantConfig == "" {
+					wantConfig = config
+				}
+				if config != wantConfig {
+					t.Errorf("%s copy %s: config %s, want %s", r.peer, r.src, config, wantConfig)
 				}
 				if len(diffIDs) == 0 {
 					t.Errorf("%s copy %s: the config lists no DiffIDs", r.peer, r.src)
