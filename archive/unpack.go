@@ -46,9 +46,14 @@ const maxSymlinks = 40
 // Unpack applies layers, base first, into dir as a root filesystem: regular
 // files, directories, symlinks, hard links, fifos and devices with their
 // modes (setuid, setgid and sticky included) and modification times, and OCI
-// whiteouts. Extended attributes are not applied. Devices are created only
-// with UnpackOptions.Chown, as root; otherwise each is an empty file, as umoci
-// --rootless makes them.
+// whiteouts. Devices are created only with UnpackOptions.Chown, as root;
+// otherwise each is an empty file, as umoci --rootless makes them.
+//
+// On Linux, the extended attributes of regular files and directories (PAX
+// records SCHILY.xattr.NAME) are set: those of the user namespace always,
+// the others (security.capability, trusted.*) only with Chown, as root, after
+// the owner, which would clear file capabilities. One that the filesystem or
+// the privileges refuse (ENOTSUP, EPERM) is passed over, as docker does.
 //
 // Without Chown, files belong to the caller: as root, a setuid file is then
 // setuid root. Unpack images you do not trust as another user, or into a
@@ -434,6 +439,11 @@ func (u *unpacker) setMetadata(target string, hdr *tar.Header) error {
 			return err
 		}
 	}
+	if attrs := u.xattrs(hdr); len(attrs) > 0 {
+		if err := setXattrs(u.root, target, attrs); err != nil {
+			return err
+		}
+	}
 	switch hdr.Typeflag {
 	case tar.TypeDir:
 		return nil
@@ -444,6 +454,32 @@ func (u *unpacker) setMetadata(target string, hdr *tar.Header) error {
 		return err
 	}
 	return u.root.Chtimes(target, accessTime(hdr), hdr.ModTime)
+}
+
+// xattrPrefix starts the PAX records that hold extended attributes.
+const xattrPrefix = "SCHILY.xattr."
+
+// xattr is one extended attribute.
+type xattr struct {
+	name  string
+	value []byte
+}
+
+// xattrs are the extended attributes of hdr that Unpack sets, sorted by name:
+// only regular files and directories get them, and without chown only those
+// of the user namespace.
+func (u *unpacker) xattrs(hdr *tar.Header) []xattr {
+	if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeDir {
+		return nil
+	}
+	var attrs []xattr
+	for _, key := range slices.Sorted(maps.Keys(hdr.PAXRecords)) {
+		name, ok := strings.CutPrefix(key, xattrPrefix)
+		if ok && name != "" && (u.chown || strings.HasPrefix(name, "user.")) {
+			attrs = append(attrs, xattr{name, []byte(hdr.PAXRecords[key])})
+		}
+	}
+	return attrs
 }
 
 // finishDirs sets the times and mode of every directory, the deepest first:

@@ -2,11 +2,14 @@ package archive
 
 import (
 	"archive/tar"
+	"errors"
 	"os"
 	"path"
 	"syscall"
 	"time"
 	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // atSymlinkNofollow is Linux's AT_SYMLINK_NOFOLLOW, which package syscall does not export.
@@ -82,4 +85,33 @@ func atParent(root *os.Root, op, target string, call func(dirfd int, base string
 		return &os.PathError{Op: op, Path: target, Err: callErr}
 	}
 	return nil
+}
+
+// setXattrs sets attrs on target, a regular file or directory that Unpack
+// made, through a descriptor opened in root. An attribute the filesystem does
+// not support, or the caller may not set, is passed over.
+func setXattrs(root *os.Root, target string, attrs []xattr) error {
+	f, err := root.OpenFile(target, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	conn, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var setErr error
+	err = conn.Control(func(fd uintptr) {
+		for _, a := range attrs {
+			err := unix.Fsetxattr(int(fd), a.name, a.value, 0)
+			if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+				setErr = &os.PathError{Op: "setxattr " + a.name, Path: target, Err: err}
+				return
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	return setErr
 }

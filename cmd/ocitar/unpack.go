@@ -35,7 +35,9 @@ the caller (as with umoci unpack --rootless) unless --chown is given and
 ocitar runs as root; devices are made only then, empty files otherwise.
 Setuid and setgid bits are kept: as root without --chown, a setuid file is
 setuid root, so unpack untrusted images as another user or under a parent
-directory of mode 0700. Extended attributes are not applied.
+directory of mode 0700. Extended attributes are set on Linux: those of the
+user namespace always, the others (file capabilities, trusted.*) only with
+--chown as root; one the filesystem or the privileges refuse is passed over.
 
 DIR must not exist or be empty. The layers are applied into a new directory
 beside it, renamed to DIR once complete: a failed unpack leaves nothing.
