@@ -3,6 +3,7 @@ package archive
 import (
 	"archive/tar"
 	"errors"
+	"fmt"
 	"os"
 	"path"
 	"syscall"
@@ -73,18 +74,7 @@ func atParent(root *os.Root, op, target string, call func(dirfd int, base string
 		return err
 	}
 	defer dir.Close()
-	conn, err := dir.SyscallConn()
-	if err != nil {
-		return err
-	}
-	var callErr error
-	if err := conn.Control(func(fd uintptr) { callErr = call(int(fd), path.Base(target)) }); err != nil {
-		return err
-	}
-	if callErr != nil {
-		return &os.PathError{Op: op, Path: target, Err: callErr}
-	}
-	return nil
+	return control(dir, op, target, func(fd int) error { return call(fd, path.Base(target)) })
 }
 
 // setXattrs sets attrs on target, a regular file or directory that Unpack
@@ -96,22 +86,30 @@ func setXattrs(root *os.Root, target string, attrs []xattr) error {
 		return err
 	}
 	defer f.Close()
+	return control(f, "setxattr", target, func(fd int) error {
+		for _, a := range attrs {
+			err := unix.Fsetxattr(fd, a.name, a.value, 0)
+			if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
+				return fmt.Errorf("%s: %w", a.name, err)
+			}
+		}
+		return nil
+	})
+}
+
+// control calls call with f's descriptor; an error of call becomes one of op
+// on target.
+func control(f *os.File, op, target string, call func(fd int) error) error {
 	conn, err := f.SyscallConn()
 	if err != nil {
 		return err
 	}
-	var setErr error
-	err = conn.Control(func(fd uintptr) {
-		for _, a := range attrs {
-			err := unix.Fsetxattr(int(fd), a.name, a.value, 0)
-			if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
-				setErr = &os.PathError{Op: "setxattr " + a.name, Path: target, Err: err}
-				return
-			}
-		}
-	})
-	if err != nil {
+	var callErr error
+	if err := conn.Control(func(fd uintptr) { callErr = call(int(fd)) }); err != nil {
 		return err
 	}
-	return setErr
+	if callErr != nil {
+		return &os.PathError{Op: op, Path: target, Err: callErr}
+	}
+	return nil
 }
