@@ -73,6 +73,11 @@ func (c *Cache) holdsName(name string) bool {
 
 // fetch copies the image fetch gives into the cache and lists it under name.
 func (c *Cache) fetch(name string, fetch Fetch) error {
+	release, err := c.Hold()
+	if err != nil {
+		return err
+	}
+	defer release()
 	src, sel, err := fetch()
 	if err != nil {
 		return err

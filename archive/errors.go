@@ -21,4 +21,5 @@ var (
 	ErrNoMatch           = errors.New("no image matches")
 	ErrAmbiguous         = errors.New("more than one image matches")
 	ErrBadSelector       = errors.New("invalid image selector")
+	ErrStoreBusy         = errors.New("store busy: a load holds it")
 )

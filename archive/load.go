@@ -43,8 +43,17 @@ type LoadedImage struct {
 // is listed by name (io.containerd.image.name,
 // else org.opencontainers.image.ref.name, else its first docker RepoTag).
 // The images are listed together once all are stored: a load that fails, as
-// when a blob fails its digest, lists none.
+// when a blob fails its digest, lists none, and the blobs it wrote are left
+// for LayoutStore.Prune. A LayoutStore is held (Hold) for the whole load, so
+// that Prune cannot take blobs it has written and not yet listed.
 func Load(store Store, in io.Reader, opts Options) (Loaded, error) {
+	if h, ok := store.(holder); ok {
+		release, err := h.Hold()
+		if err != nil {
+			return Loaded{}, fmt.Errorf("loading stream: %w", err)
+		}
+		defer release()
+	}
 	l := &loader{
 		store: store, opts: opts,
 		idx:     &tarIndex{entries: map[string]*Entry{}, duplicates: map[string]bool{}},
@@ -60,6 +69,12 @@ func Load(store Store, in io.Reader, opts Options) (Loaded, error) {
 		return Loaded{}, fmt.Errorf("loading stream: %w", err)
 	}
 	return loaded, nil
+}
+
+// holder is a Store that can be kept from pruning while blobs are put and
+// listed, as LayoutStore.
+type holder interface {
+	Hold() (release func(), err error)
 }
 
 // loader holds what it read of a stream.

@@ -33,9 +33,13 @@ func (p *PendingFile) Write(b []byte) (int, error) {
 	return n, err
 }
 
+// pendingMark follows the name of the final path in the name of a PendingFile,
+// which starts with a dot: ".NAME.ocitar-RANDOM".
+const pendingMark = ".ocitar-"
+
 // CreatePending starts writing the file that Commit will move to path.
 func CreatePending(path string) (*PendingFile, error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".ocitar-*")
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+pendingMark+"*")
 	if err != nil {
 		return nil, fmt.Errorf("creating %s: %w", path, err)
 	}

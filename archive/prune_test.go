@@ -1,0 +1,140 @@
+package archive
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// TestLayoutStorePrune: Prune removes the blobs a failed load and a stray
+// PutBlob left, and the temporary files of writes that never finished; it
+// keeps every blob of the listed images and files it does not recognize.
+func TestLayoutStorePrune(t *testing.T) {
+	s := openStore(t)
+	if _, err := Load(s, streamOf(t, "../testdata/sample.docker.tar"), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	listed := storeFiles(t, s)
+	if _, err := Load(s, bytes.NewReader(lackingLayer(t)), Options{}); !errors.Is(err, ErrMissingBlob) {
+		t.Fatalf("loading an image lacking a layer: %v, want %v", err, ErrMissingBlob)
+	}
+	if _, err := s.PutBlob(strings.NewReader("stray"), "", -1); err != nil {
+		t.Fatal(err)
+	}
+	var orphans int
+	var orphanBytes int64
+	for _, name := range storeFiles(t, s) {
+		if !slices.Contains(listed, name) {
+			n, _, _ := s.StatBlob(digest.NewDigestFromEncoded(digest.SHA256, name))
+			orphans, orphanBytes = orphans+1, orphanBytes+n
+		}
+	}
+	if orphans < 2 {
+		t.Fatalf("%d orphans; the failed load and PutBlob should have left some", orphans)
+	}
+	sha256Dir := filepath.Join(s.Dir(), blobsDir, "sha256")
+	temporary := []string{filepath.Join(sha256Dir, ".incoming"+pendingMark+"123"), filepath.Join(s.Dir(), "."+indexFile+pendingMark+"456")}
+	unknown := filepath.Join(sha256Dir, "README")
+	for _, path := range append(temporary, unknown) {
+		if err := os.WriteFile(path, []byte("left"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	got, err := s.Prune()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Pruned{Blobs: orphans, Bytes: orphanBytes, Temporary: len(temporary)}); got != want {
+		t.Errorf("Prune removed %+v, want %+v", got, want)
+	}
+	for _, path := range temporary {
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s is still there: %v", path, err)
+		}
+	}
+	if err := os.Remove(unknown); err != nil {
+		t.Errorf("a file Prune does not recognize is gone: %v", err)
+	}
+	if left := storeFiles(t, s); !slices.Equal(left, listed) {
+		t.Errorf("after pruning the store holds %v, want the listed image's blobs %v", left, listed)
+	}
+	r, err := OpenDir(s.Dir(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if rep := r.verify(nil); len(rep.Problems) > 0 || rep.Images != 1 {
+		t.Errorf("after pruning the store has %d images and problems %v; want the loaded image, whole", rep.Images, rep.Problems)
+	}
+	if again, err := s.Prune(); err != nil || again != (Pruned{}) {
+		t.Errorf("second Prune: %+v, %v; want nothing removed", again, err)
+	}
+}
+
+// TestLayoutStorePruneWaitsForHolds: while the store is held, by Hold or by a
+// Load in progress, Prune fails with ErrStoreBusy and removes nothing.
+func TestLayoutStorePruneWaitsForHolds(t *testing.T) {
+	data, err := os.ReadFile("../testdata/sample.docker.tar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		hold func(t *testing.T, s *LayoutStore) (release func())
+	}{
+		{"Hold", func(t *testing.T, s *LayoutStore) func() {
+			release, err := s.Hold()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return release
+		}},
+		{"a Load reading its stream", func(t *testing.T, s *LayoutStore) func() {
+			pr, pw := io.Pipe()
+			done := make(chan error, 1)
+			go func() {
+				_, err := Load(s, pr, Options{})
+				done <- err
+			}()
+			if _, err := pw.Write(data[:512]); err != nil { // returns once Load has read it
+				t.Fatal(err)
+			}
+			return func() {
+				pw.Write(data[512:])
+				pw.Close()
+				if err := <-done; err != nil {
+					t.Errorf("Load: %v", err)
+				}
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			stray, err := s.PutBlob(strings.NewReader("stray"), "", -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			release := tt.hold(t, s)
+			other := openStoreAt(t, s.Dir())
+			if got, err := other.Prune(); !errors.Is(err, ErrStoreBusy) || got != (Pruned{}) {
+				t.Errorf("Prune while held: %+v, %v; want nothing removed and %v", got, err, ErrStoreBusy)
+			}
+			if _, ok, _ := s.StatBlob(stray.Digest); !ok {
+				t.Error("the stray blob was removed while the store was held")
+			}
+			release()
+			if got, err := other.Prune(); err != nil || got.Blobs != 1 {
+				t.Errorf("Prune once released: %+v, %v; want the stray blob removed", got, err)
+			}
+		})
+	}
+}
