@@ -1,14 +1,17 @@
 package archive
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Hold keeps Prune from removing blobs until release is called. A caller that
@@ -63,21 +66,66 @@ func (s *LayoutStore) Prune() (Pruned, error) {
 	return p, nil
 }
 
-// referenced is every blob the images listed in index.json reference.
+// referenced is every blob the images listed in index.json reach. It reads
+// every reachable blob of manifest size as JSON whatever its declared media
+// type, and follows every descriptor it finds (config, layers, manifests,
+// blobs, subject), so that an unfamiliar or mislabelled manifest cannot make
+// Prune take what it references. Blobs the store lacks are passed over.
 func (s *LayoutStore) referenced() (map[digest.Digest]bool, error) {
-	r, err := OpenDir(s.dir, Options{})
+	index, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
-	defer r.Close()
 	keep := map[digest.Digest]bool{}
-	for _, img := range r.Images() {
-		keep[img.Descriptor.Digest] = true
-		for _, b := range img.blobs {
-			keep[b.Digest] = true
+	todo := slices.Clone(index.Manifests)
+	for len(todo) > 0 {
+		d := todo[len(todo)-1]
+		todo = todo[:len(todo)-1]
+		if keep[d.Digest] || d.Digest.Validate() != nil {
+			continue // seen, or not a descriptor (an image config has a "config" of its own)
 		}
+		keep[d.Digest] = true
+		refs, err := s.descriptorsIn(d.Digest)
+		if err != nil {
+			return nil, err
+		}
+		todo = append(todo, refs...)
 	}
 	return keep, nil
+}
+
+// descriptorsIn are the descriptors blob d holds, if it is a JSON object of
+// manifest size; none for any other blob, or one the store lacks.
+func (s *LayoutStore) descriptorsIn(d digest.Digest) ([]ocispec.Descriptor, error) {
+	size, ok, err := s.StatBlob(d)
+	if err != nil || !ok || size > maxManifestSize {
+		return nil, err
+	}
+	rc, size, err := s.OpenBlob(d)
+	if err != nil {
+		return nil, err
+	}
+	data, err := readVerified(rc, "blob "+d.String(), d, size, maxManifestSize)
+	if err != nil {
+		return nil, err
+	}
+	var refs struct {
+		Config    *ocispec.Descriptor  `json:"config"`
+		Subject   *ocispec.Descriptor  `json:"subject"`
+		Layers    []ocispec.Descriptor `json:"layers"`
+		Manifests []ocispec.Descriptor `json:"manifests"`
+		Blobs     []ocispec.Descriptor `json:"blobs"`
+	}
+	if json.Unmarshal(data, &refs) != nil {
+		return nil, nil // not a JSON object: a layer or other leaf
+	}
+	found := slices.Concat(refs.Layers, refs.Manifests, refs.Blobs)
+	for _, one := range []*ocispec.Descriptor{refs.Config, refs.Subject} {
+		if one != nil {
+			found = append(found, *one)
+		}
+	}
+	return found, nil
 }
 
 // pruneBlobs removes from blobs/alg the temporary files and the blobs not in
@@ -109,15 +157,27 @@ func (s *LayoutStore) pruneBlobs(alg digest.Algorithm, keep map[digest.Digest]bo
 	return nil
 }
 
-// removeTemporary removes from dir the files PendingFile writes beside their
-// final paths (".NAME.ocitar-*").
+// temporaryFiles are the files PendingFile writes in a store beside their
+// final paths, by directory relative to the store: "" for index.json and
+// oci-layout, "blobs/*" for blobs.
+var temporaryFiles = map[string][]string{
+	"":       {"." + indexFile + pendingMark, "." + ociLayoutFile + pendingMark},
+	blobsDir: {".incoming" + pendingMark},
+}
+
+// removeTemporary removes from dir, the store's directory or a blobs/ALG one,
+// the temporary files of the store's own writes; other files it leaves.
 func (s *LayoutStore) removeTemporary(dir string, p *Pruned) error {
+	prefixes := temporaryFiles[""]
+	if dir != s.dir {
+		prefixes = temporaryFiles[blobsDir]
+	}
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("store %s: %w", s.dir, err)
 	}
 	for _, e := range entries {
-		if !e.Type().IsRegular() || !strings.HasPrefix(e.Name(), ".") || !strings.Contains(e.Name(), pendingMark) {
+		if !e.Type().IsRegular() || !slices.ContainsFunc(prefixes, func(prefix string) bool { return strings.HasPrefix(e.Name(), prefix) }) {
 			continue
 		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -11,6 +12,8 @@ import (
 	"testing"
 
 	digest "github.com/opencontainers/go-digest"
+	specs "github.com/opencontainers/image-spec/specs-go"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // TestLayoutStorePrune: Prune removes the blobs a failed load and a stray
@@ -134,6 +137,81 @@ func TestLayoutStorePruneWaitsForHolds(t *testing.T) {
 			release()
 			if got, err := other.Prune(); err != nil || got.Blobs != 1 {
 				t.Errorf("Prune once released: %+v, %v; want the stray blob removed", got, err)
+			}
+		})
+	}
+}
+
+// TestLayoutStorePruneKeepsWhatListedImagesReach: whatever the media type a
+// listed descriptor declares, Prune keeps what its manifest references, and
+// what a referrer's subject is; it leaves temporary files that are not the
+// store's own.
+func TestLayoutStorePruneKeepsWhatListedImagesReach(t *testing.T) {
+	put := func(t *testing.T, s *LayoutStore, mediaType string, data []byte) ocispec.Descriptor {
+		t.Helper()
+		b, err := s.PutBlob(bytes.NewReader(data), "", -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ocispec.Descriptor{MediaType: mediaType, Digest: b.Digest, Size: b.Size}
+	}
+	manifestOf := func(t *testing.T, s *LayoutStore, listedAs, layer string, subject *ocispec.Descriptor) ocispec.Descriptor {
+		t.Helper()
+		m := ocispec.Manifest{
+			Versioned: specs.Versioned{SchemaVersion: 2},
+			MediaType: ocispec.MediaTypeImageManifest,
+			Config:    put(t, s, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux","config":{"Env":["A=1"]},"rootfs":{"type":"layers","diff_ids":[]}}`)),
+			Layers:    []ocispec.Descriptor{put(t, s, ocispec.MediaTypeImageLayer, []byte(layer))},
+			Subject:   subject,
+		}
+		data, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return put(t, s, listedAs, data)
+	}
+	tests := []struct {
+		name string
+		list func(t *testing.T, s *LayoutStore) ocispec.Descriptor
+	}{
+		{"an image manifest", func(t *testing.T, s *LayoutStore) ocispec.Descriptor {
+			return manifestOf(t, s, ocispec.MediaTypeImageManifest, "layer", nil)
+		}},
+		{"a manifest listed as an artifact type", func(t *testing.T, s *LayoutStore) ocispec.Descriptor {
+			return manifestOf(t, s, "application/vnd.oci.artifact.manifest.v1+json", "layer", nil)
+		}},
+		{"a manifest listed with no media type", func(t *testing.T, s *LayoutStore) ocispec.Descriptor {
+			return manifestOf(t, s, "", "layer", nil)
+		}},
+		{"a manifest listed as an index", func(t *testing.T, s *LayoutStore) ocispec.Descriptor {
+			return manifestOf(t, s, ocispec.MediaTypeImageIndex, "layer", nil)
+		}},
+		{"a referrer whose subject is not listed", func(t *testing.T, s *LayoutStore) ocispec.Descriptor {
+			subject := manifestOf(t, s, ocispec.MediaTypeImageManifest, "subject layer", nil)
+			return manifestOf(t, s, ocispec.MediaTypeImageManifest, "signature", &subject)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			if err := s.AddImages(ListedImage{Name: "example.com/x:1", Descriptor: tt.list(t, s)}); err != nil {
+				t.Fatal(err)
+			}
+			reached := storeFiles(t, s)
+			put(t, s, "", []byte("stray"))
+			foreign := filepath.Join(s.Dir(), ".out.tar"+pendingMark+"123") // an ocitar copy writing into the directory
+			if err := os.WriteFile(foreign, []byte("partial"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.Prune()
+			if err != nil || got.Blobs != 1 || got.Temporary != 0 {
+				t.Errorf("Prune: %+v, %v; want the stray blob alone removed", got, err)
+			}
+			if left := storeFiles(t, s); !slices.Equal(left, reached) {
+				t.Errorf("after pruning the store holds %v, want %v", left, reached)
+			}
+			if _, err := os.Stat(foreign); err != nil {
+				t.Errorf("another program's temporary file was removed: %v", err)
 			}
 		})
 	}
