@@ -29,6 +29,9 @@ type UnpackOptions struct {
 	// otherwise every file belongs to the caller and each device is an empty
 	// file, as with umoci unpack --rootless.
 	Chown bool
+	// Warn, if set, is told of each extended attribute that the filesystem
+	// or the privileges refused and Unpack passed over.
+	Warn func(error)
 }
 
 // OCI whiteouts: a file named whiteoutPrefix+NAME deletes NAME of the lower
@@ -52,8 +55,12 @@ const maxSymlinks = 40
 // On Linux, the extended attributes of regular files and directories (PAX
 // records SCHILY.xattr.NAME) are set: those of the user namespace always,
 // the others (security.capability, trusted.*) only with Chown, as root, after
-// the owner, which would clear file capabilities. One that the filesystem or
-// the privileges refuse (ENOTSUP, EPERM) is passed over, as docker does.
+// the owner, which would clear file capabilities. overlayfs's own attributes
+// (trusted.overlay.*, user.overlay.*) and SELinux labels (security.selinux)
+// are the host's business and never set. One that the filesystem or the
+// privileges refuse (ENOTSUP, EPERM) is passed over, as docker does, and told
+// to UnpackOptions.Warn. A directory that an upper layer declares again keeps
+// the attributes a lower layer gave it, as with docker.
 //
 // Without Chown, files belong to the caller: as root, a setuid file is then
 // setuid root. Unpack images you do not trust as another user, or into a
@@ -153,7 +160,7 @@ func unpackInto(ctx context.Context, b BlobOpener, layers []ocispec.Descriptor, 
 		return err
 	}
 	defer root.Close()
-	u := &unpacker{root: root, chown: opts.Chown && os.Geteuid() == 0, dirs: map[string]*tar.Header{}}
+	u := &unpacker{root: root, chown: opts.Chown && os.Geteuid() == 0, warn: opts.Warn, dirs: map[string]*tar.Header{}}
 	for i, layer := range layers {
 		var diffID digest.Digest
 		if opts.DiffIDs != nil {
@@ -170,6 +177,7 @@ func unpackInto(ctx context.Context, b BlobOpener, layers []ocispec.Descriptor, 
 type unpacker struct {
 	root  *os.Root
 	chown bool // running as root with UnpackOptions.Chown: owners are set and devices created
+	warn  func(error)
 	// dirs holds the header of every directory, whose mode and times are set
 	// once all layers are applied: until then directories stay writable, and
 	// new entries would change their times.
@@ -440,7 +448,7 @@ func (u *unpacker) setMetadata(target string, hdr *tar.Header) error {
 		}
 	}
 	if attrs := u.xattrs(hdr); len(attrs) > 0 {
-		if err := setXattrs(u.root, target, attrs); err != nil {
+		if err := setXattrs(u.root, target, attrs, u.warn); err != nil {
 			return err
 		}
 	}
@@ -465,9 +473,13 @@ type xattr struct {
 	value []byte
 }
 
+// hostXattrs start the names of extended attributes that belong to the host,
+// not to an image: overlayfs's own and SELinux labels.
+var hostXattrs = []string{"trusted.overlay.", "user.overlay.", "security.selinux"}
+
 // xattrs are the extended attributes of hdr that Unpack sets, sorted by name:
-// only regular files and directories get them, and without chown only those
-// of the user namespace.
+// only regular files and directories get them, never the host's, and without
+// chown only those of the user namespace.
 func (u *unpacker) xattrs(hdr *tar.Header) []xattr {
 	if hdr.Typeflag != tar.TypeReg && hdr.Typeflag != tar.TypeDir {
 		return nil
@@ -475,11 +487,21 @@ func (u *unpacker) xattrs(hdr *tar.Header) []xattr {
 	var attrs []xattr
 	for _, key := range slices.Sorted(maps.Keys(hdr.PAXRecords)) {
 		name, ok := strings.CutPrefix(key, xattrPrefix)
-		if ok && name != "" && (u.chown || strings.HasPrefix(name, "user.")) {
+		host := slices.ContainsFunc(hostXattrs, func(prefix string) bool { return strings.HasPrefix(name, prefix) })
+		if ok && name != "" && !host && (u.chown || strings.HasPrefix(name, "user.")) {
 			attrs = append(attrs, xattr{name, []byte(hdr.PAXRecords[key])})
 		}
 	}
 	return attrs
+}
+
+// String names the attribute in messages, shortened if its name is long.
+func (a xattr) String() string {
+	name := a.name
+	if len(name) > 64 {
+		name = name[:64] + "..."
+	}
+	return fmt.Sprintf("extended attribute %s (%d bytes)", name, len(a.value))
 }
 
 // finishDirs sets the times and mode of every directory, the deepest first:

@@ -79,8 +79,8 @@ func atParent(root *os.Root, op, target string, call func(dirfd int, base string
 
 // setXattrs sets attrs on target, a regular file or directory that Unpack
 // made, through a descriptor opened in root. An attribute the filesystem does
-// not support, or the caller may not set, is passed over.
-func setXattrs(root *os.Root, target string, attrs []xattr) error {
+// not support, or the caller may not set, is passed over and told to warn.
+func setXattrs(root *os.Root, target string, attrs []xattr, warn func(error)) error {
 	f, err := root.OpenFile(target, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
@@ -89,12 +89,25 @@ func setXattrs(root *os.Root, target string, attrs []xattr) error {
 	return control(f, "setxattr", target, func(fd int) error {
 		for _, a := range attrs {
 			err := unix.Fsetxattr(fd, a.name, a.value, 0)
-			if err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.EPERM) {
-				return fmt.Errorf("%s: %w", a.name, err)
+			switch {
+			case err == nil:
+			case xattrRefused(err):
+				if warn != nil {
+					warn(fmt.Errorf("%s: %v not set: %w", target, a, err))
+				}
+			default:
+				return fmt.Errorf("%v: %w (too many or too large for the filesystem?)", a, err)
 			}
 		}
 		return nil
 	})
+}
+
+// xattrRefused tells the errors of setting an extended attribute that mean the
+// filesystem does not support it or the caller may not set it, which Unpack
+// passes over, from those that mean it cannot be stored, which fail it.
+func xattrRefused(err error) bool {
+	return errors.Is(err, unix.ENOTSUP) || errors.Is(err, unix.EPERM)
 }
 
 // control calls call with f's descriptor; an error of call becomes one of op

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/ocitar/ocitar/archive"
@@ -37,7 +38,8 @@ Setuid and setgid bits are kept: as root without --chown, a setuid file is
 setuid root, so unpack untrusted images as another user or under a parent
 directory of mode 0700. Extended attributes are set on Linux: those of the
 user namespace always, the others (file capabilities, trusted.*) only with
---chown as root; one the filesystem or the privileges refuse is passed over.
+--chown as root; overlayfs's own and SELinux labels never. One the
+filesystem or the privileges refuse is passed over with a warning.
 
 DIR must not exist or be empty. The layers are applied into a new directory
 beside it, renamed to DIR once complete: a failed unpack leaves nothing.
@@ -48,7 +50,7 @@ Examples:
   ocitar unpack docker://registry.example/t/app:1 /srv/app`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runUnpack(g, o, args[0], args[1])
+			return runUnpack(g, o, args[0], args[1], cmd.ErrOrStderr())
 		},
 	}
 	f := cmd.Flags()
@@ -57,7 +59,7 @@ Examples:
 	return cmd
 }
 
-func runUnpack(g *globalOptions, o *unpackOptions, name, dir string) error {
+func runUnpack(g *globalOptions, o *unpackOptions, name, dir string, stderr io.Writer) error {
 	ref, err := g.parseImage(name, archive.FormatHybrid)
 	if err != nil {
 		return fmt.Errorf("invalid image %q: %w", name, err)
@@ -87,7 +89,7 @@ func runUnpack(g *globalOptions, o *unpackOptions, name, dir string) error {
 		}
 	}
 	infos := img.LayerInfos()
-	opts := archive.UnpackOptions{Chown: o.chown}
+	opts := archive.UnpackOptions{Chown: o.chown, Warn: func(err error) { fmt.Fprintf(stderr, "ocitar: warning: %v\n", err) }}
 	if len(config.RootFS.DiffIDs) == len(infos) {
 		opts.DiffIDs = config.RootFS.DiffIDs
 	}
