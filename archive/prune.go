@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -11,7 +13,6 @@ import (
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Hold keeps Prune from removing blobs until release is called. A caller that
@@ -67,25 +68,30 @@ func (s *LayoutStore) Prune() (Pruned, error) {
 }
 
 // referenced is every blob the images listed in index.json reach. It reads
-// every reachable blob of manifest size as JSON whatever its declared media
-// type, and follows every descriptor it finds (config, layers, manifests,
-// blobs, subject), so that an unfamiliar or mislabelled manifest cannot make
-// Prune take what it references. Blobs the store lacks are passed over.
+// every reachable JSON object as a possible manifest or index, whatever its
+// declared media type, and follows every digest it names as config, layers,
+// manifests, blobs, subject or fsLayers, so that an unfamiliar or mislabelled
+// manifest cannot make Prune take what it references. It refuses, rather than
+// guess, a reachable JSON object it cannot read whole. Blobs the store lacks
+// are passed over.
 func (s *LayoutStore) referenced() (map[digest.Digest]bool, error) {
 	index, err := s.readIndex()
 	if err != nil {
 		return nil, err
 	}
 	keep := map[digest.Digest]bool{}
-	todo := slices.Clone(index.Manifests)
+	var todo []digest.Digest
+	for _, m := range index.Manifests {
+		todo = append(todo, m.Digest)
+	}
 	for len(todo) > 0 {
 		d := todo[len(todo)-1]
 		todo = todo[:len(todo)-1]
-		if keep[d.Digest] || d.Digest.Validate() != nil {
-			continue // seen, or not a descriptor (an image config has a "config" of its own)
+		if keep[d] || d.Validate() != nil {
+			continue // seen, or not a digest (an image config has a "config" of its own)
 		}
-		keep[d.Digest] = true
-		refs, err := s.descriptorsIn(d.Digest)
+		keep[d] = true
+		refs, err := s.digestsIn(d)
 		if err != nil {
 			return nil, err
 		}
@@ -94,38 +100,76 @@ func (s *LayoutStore) referenced() (map[digest.Digest]bool, error) {
 	return keep, nil
 }
 
-// descriptorsIn are the descriptors blob d holds, if it is a JSON object of
-// manifest size; none for any other blob, or one the store lacks.
-func (s *LayoutStore) descriptorsIn(d digest.Digest) ([]ocispec.Descriptor, error) {
-	size, ok, err := s.StatBlob(d)
-	if err != nil || !ok || size > maxManifestSize {
-		return nil, err
-	}
+// digestsIn are the digests blob d names as a manifest or index would; none
+// if it is not a JSON object, or the store lacks it.
+func (s *LayoutStore) digestsIn(d digest.Digest) ([]digest.Digest, error) {
 	rc, size, err := s.OpenBlob(d)
+	if errors.Is(err, ErrMissingBlob) {
+		return nil, nil
+	}
 	if err != nil {
 		return nil, err
 	}
-	data, err := readVerified(rc, "blob "+d.String(), d, size, maxManifestSize)
+	defer rc.Close()
+	br := bufio.NewReader(rc)
+	if !startsJSONObject(br) {
+		return nil, nil // a layer or another leaf
+	}
+	if size > maxManifestSize {
+		return nil, fmt.Errorf("blob %s is a JSON object of %d bytes, more than a manifest may hold (%d): its references cannot be followed", d, size, maxManifestSize)
+	}
+	data, err := io.ReadAll(br) // to EOF: OpenBlob's reader then checks the digest
 	if err != nil {
 		return nil, err
 	}
-	var refs struct {
-		Config    *ocispec.Descriptor  `json:"config"`
-		Subject   *ocispec.Descriptor  `json:"subject"`
-		Layers    []ocispec.Descriptor `json:"layers"`
-		Manifests []ocispec.Descriptor `json:"manifests"`
-		Blobs     []ocispec.Descriptor `json:"blobs"`
+	type ref struct {
+		Digest digest.Digest `json:"digest"`
 	}
-	if json.Unmarshal(data, &refs) != nil {
-		return nil, nil // not a JSON object: a layer or other leaf
+	var doc struct {
+		Config    *ref  `json:"config"`
+		Subject   *ref  `json:"subject"`
+		Layers    []ref `json:"layers"`
+		Manifests []ref `json:"manifests"`
+		Blobs     []ref `json:"blobs"`
+		FSLayers  []struct {
+			BlobSum digest.Digest `json:"blobSum"`
+		} `json:"fsLayers"` // docker schema 1
 	}
-	found := slices.Concat(refs.Layers, refs.Manifests, refs.Blobs)
-	for _, one := range []*ocispec.Descriptor{refs.Config, refs.Subject} {
-		if one != nil {
-			found = append(found, *one)
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("blob %s: its references cannot be read: %w", d, err)
+	}
+	var found []digest.Digest
+	for _, r := range slices.Concat(doc.Layers, doc.Manifests, doc.Blobs) {
+		found = append(found, r.Digest)
+	}
+	for _, r := range []*ref{doc.Config, doc.Subject} {
+		if r != nil {
+			found = append(found, r.Digest)
 		}
 	}
+	for _, l := range doc.FSLayers {
+		found = append(found, l.BlobSum)
+	}
 	return found, nil
+}
+
+// startsJSONObject reports whether the first byte of r that is not JSON white
+// space, among the first 512, opens an object. It leaves what it read in r.
+func startsJSONObject(r *bufio.Reader) bool {
+	for n := 1; n <= 512; n++ {
+		head, _ := r.Peek(n)
+		if len(head) < n {
+			return false
+		}
+		switch head[n-1] {
+		case ' ', '\t', '\r', '\n':
+		case '{':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
 }
 
 // pruneBlobs removes from blobs/alg the temporary files and the blobs not in

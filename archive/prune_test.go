@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -190,6 +191,16 @@ func TestLayoutStorePruneKeepsWhatListedImagesReach(t *testing.T) {
 			subject := manifestOf(t, s, ocispec.MediaTypeImageManifest, "subject layer", nil)
 			return manifestOf(t, s, ocispec.MediaTypeImageManifest, "signature", &subject)
 		}},
+		{"a manifest with fields of unexpected types besides its digests", func(t *testing.T, s *LayoutStore) ocispec.Descriptor {
+			layer := put(t, s, ocispec.MediaTypeImageLayer, []byte("layer"))
+			doc := fmt.Sprintf(`{"schemaVersion":2,"layers":[{"digest":%q,"size":5.0,"annotations":{"n":1}}],"annotations":[1,2]}`, layer.Digest)
+			return put(t, s, ocispec.MediaTypeImageManifest, []byte(doc))
+		}},
+		{"a docker schema 1 manifest", func(t *testing.T, s *LayoutStore) ocispec.Descriptor {
+			layer := put(t, s, "", []byte("layer"))
+			doc := fmt.Sprintf(`{"schemaVersion":1,"name":"x","tag":"1","fsLayers":[{"blobSum":%q}],"history":[{"v1Compatibility":"{}"}]}`, layer.Digest)
+			return put(t, s, "application/vnd.docker.distribution.manifest.v1+prettyjws", []byte(doc))
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -212,6 +223,48 @@ func TestLayoutStorePruneKeepsWhatListedImagesReach(t *testing.T) {
 			}
 			if _, err := os.Stat(foreign); err != nil {
 				t.Errorf("another program's temporary file was removed: %v", err)
+			}
+		})
+	}
+}
+
+// TestLayoutStorePruneRefuses: a reachable JSON object that Prune cannot read
+// whole, or whose references do not decode, makes it remove nothing.
+func TestLayoutStorePruneRefuses(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  func(layer digest.Digest) string
+	}{
+		{"a manifest larger than a manifest may be", func(layer digest.Digest) string {
+			return fmt.Sprintf(`{"layers":[{"digest":%q}],"annotations":{"big":%q}}`, layer, strings.Repeat("x", maxManifestSize))
+		}},
+		{"references of the wrong type", func(layer digest.Digest) string {
+			return fmt.Sprintf(`{"layers":{"digest":%q}}`, layer)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := openStore(t)
+			layer, err := s.PutBlob(strings.NewReader("layer"), "", -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := s.PutBlob(strings.NewReader(tt.doc(layer.Digest)), "", -1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.AddImages(ListedImage{Name: "example.com/x:1", Descriptor: ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: m.Digest, Size: m.Size}}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.PutBlob(strings.NewReader("stray"), "", -1); err != nil {
+				t.Fatal(err)
+			}
+			before := storeFiles(t, s)
+			if got, err := s.Prune(); err == nil || got != (Pruned{}) {
+				t.Errorf("Prune: %+v, %v; want an error and nothing removed", got, err)
+			}
+			if after := storeFiles(t, s); !slices.Equal(after, before) {
+				t.Errorf("the store held %v, now %v", before, after)
 			}
 		})
 	}

@@ -495,13 +495,14 @@ func (u *unpacker) xattrs(hdr *tar.Header) []xattr {
 	return attrs
 }
 
-// String names the attribute in messages, shortened if its name is long.
+// String names the attribute in messages, quoted, as a layer may put anything
+// in it, and shortened if it is long.
 func (a xattr) String() string {
 	name := a.name
-	if len(name) > 64 {
-		name = name[:64] + "..."
+	if r := []rune(name); len(r) > 64 {
+		name = string(r[:64]) + "..."
 	}
-	return fmt.Sprintf("extended attribute %s (%d bytes)", name, len(a.value))
+	return fmt.Sprintf("extended attribute %q (%d bytes)", name, len(a.value))
 }
 
 // finishDirs sets the times and mode of every directory, the deepest first:

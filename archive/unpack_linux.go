@@ -93,7 +93,7 @@ func setXattrs(root *os.Root, target string, attrs []xattr, warn func(error)) er
 			case err == nil:
 			case xattrRefused(err):
 				if warn != nil {
-					warn(fmt.Errorf("%s: %v not set: %w", target, a, err))
+					warn(fmt.Errorf("%q: %v not set: %w", target, a, err))
 				}
 			default:
 				return fmt.Errorf("%v: %w (too many or too large for the filesystem?)", a, err)

@@ -104,8 +104,8 @@ func TestUnpackXattrFailures(t *testing.T) {
 		attrs map[string]string
 		want  []string // in the error
 	}{
-		{"a name longer than the kernel takes", map[string]string{long: "v"}, []string{"extended attribute user.nnn", "... (1 bytes)", "numerical result out of range"}},
-		{"a value larger than the kernel takes", map[string]string{"user.big": strings.Repeat("v", 70000)}, []string{"extended attribute user.big (70000 bytes)", "argument list too long"}},
+		{"a name longer than the kernel takes", map[string]string{long: "v"}, []string{`extended attribute "user.nnn`, `..." (1 bytes)`, "numerical result out of range"}},
+		{"a value larger than the kernel takes", map[string]string{"user.big": strings.Repeat("v", 70000)}, []string{`extended attribute "user.big" (70000 bytes)`, "argument list too long"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -142,8 +142,8 @@ func TestUnpackXattrFailures(t *testing.T) {
 }
 
 // TestUnpackXattrWarnings: root in a user namespace may not set trusted.*
-// attributes; Unpack passes them over, tells Warn, and sets the others. The
-// test runs itself again in a user namespace, as its root.
+// attributes; Unpack passes them over, tells Warn with their names quoted, and
+// sets the others. The test runs itself again in a user namespace, as its root.
 func TestUnpackXattrWarnings(t *testing.T) {
 	if os.Getenv("OCITAR_TEST_IN_USERNS") == "" {
 		cmd := exec.Command(os.Args[0], "-test.run=^"+t.Name()+"$", "-test.count=1", "-test.v")
@@ -162,7 +162,7 @@ func TestUnpackXattrWarnings(t *testing.T) {
 	}
 	f := regEntry("f", 0o644, "x")
 	f.hdr.Format = tar.FormatPAX
-	f.hdr.PAXRecords = map[string]string{xattrPrefix + "trusted.note": "t", xattrPrefix + "user.mime": "text/plain"}
+	f.hdr.PAXRecords = map[string]string{xattrPrefix + "trusted.note": "t", xattrPrefix + "trusted.x\nocitar: forged": "t", xattrPrefix + "user.mime": "text/plain"}
 	blobs := memBlobs{}
 	layers := []ocispec.Descriptor{blobs.add(t, gzipCompressed, layerTar(t, f))}
 	dir := filepath.Join(t.TempDir(), "rootfs")
@@ -171,8 +171,13 @@ func TestUnpackXattrWarnings(t *testing.T) {
 	if err := Unpack(context.Background(), blobs, layers, dir, opts); err != nil {
 		t.Fatal(err)
 	}
-	if len(warnings) != 1 || !errors.Is(warnings[0], unix.EPERM) || !strings.Contains(warnings[0].Error(), "trusted.note") {
-		t.Errorf("warnings %v; want one, of trusted.note refused", warnings)
+	if len(warnings) != 2 || !strings.Contains(warnings[0].Error(), `"trusted.note"`) || !strings.Contains(warnings[1].Error(), `"trusted.x\nocitar: forged"`) {
+		t.Errorf("warnings %q; want two, of trusted.note and trusted.x..., quoted", warnings)
+	}
+	for _, w := range warnings {
+		if !errors.Is(w, unix.EPERM) || strings.Contains(w.Error(), "\n") {
+			t.Errorf("warning %q: want EPERM on one line", w)
+		}
 	}
 	if got, err := getXattr(filepath.Join(dir, "f"), "user.mime"); got != "text/plain" {
 		t.Errorf("user.mime is %q, %v; want it set", got, err)

@@ -89,7 +89,9 @@ func runUnpack(g *globalOptions, o *unpackOptions, name, dir string, stderr io.W
 		}
 	}
 	infos := img.LayerInfos()
-	opts := archive.UnpackOptions{Chown: o.chown, Warn: func(err error) { fmt.Fprintf(stderr, "ocitar: warning: %v\n", err) }}
+	opts := archive.UnpackOptions{Chown: o.chown, Warn: func(err error) {
+		fmt.Fprintf(stderr, "ocitar: warning: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+	}}
 	if len(config.RootFS.DiffIDs) == len(infos) {
 		opts.DiffIDs = config.RootFS.DiffIDs
 	}
