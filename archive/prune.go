@@ -154,7 +154,8 @@ func (s *LayoutStore) digestsIn(d digest.Digest) ([]digest.Digest, error) {
 }
 
 // startsJSONObject reports whether the first byte of r that is not JSON white
-// space, among the first 512, opens an object. It leaves what it read in r.
+// space opens an object; after 512 bytes of white space it answers true, to
+// be safe. It leaves what it read in r.
 func startsJSONObject(r *bufio.Reader) bool {
 	for n := 1; n <= 512; n++ {
 		head, _ := r.Peek(n)
@@ -169,7 +170,7 @@ func startsJSONObject(r *bufio.Reader) bool {
 			return false
 		}
 	}
-	return false
+	return true
 }
 
 // pruneBlobs removes from blobs/alg the temporary files and the blobs not in
