@@ -22,12 +22,14 @@
 // and Unpack turn layers into tars or a root filesystem; Export writes an
 // image, filtered to platforms, as an OCI tar to any io.Writer; Load reads a
 // tar from a stream once into a Store such as LayoutStore, an OCI layout
-// directory, writing only the blobs it lacks; Cache fetches an image once by
-// name and resolves it afterwards without its source. Everything that reads
+// directory, writing only the blobs it lacks, and LayoutStore.Prune removes
+// what failed loads left; Cache fetches an image once by name and resolves it
+// afterwards without its source. Everything that reads
 // blobs takes a BlobOpener, which Reader, LayoutStore and Cache all are.
 // docs/library.md is a short guide.
 //
 // Errors wrap the kinds declared in errors.go, so callers can test them with
-// errors.Is. The package depends on the standard library, the OCI image-spec and
-// go-digest and a compression library only; it never imports containers/image.
+// errors.Is. The package depends on the standard library, the OCI image-spec,
+// go-digest, a compression library and golang.org/x/sys only; it never
+// imports containers/image.
 package archive
