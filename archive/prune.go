@@ -50,7 +50,7 @@ func (s *LayoutStore) Prune() (Pruned, error) {
 		return Pruned{}, fmt.Errorf("store %s: not pruned: %w", s.dir, err)
 	}
 	var p Pruned
-	if err := s.removeTemporary(s.dir, &p); err != nil {
+	if err := s.pruneDir(s.dir, storeTemporary, "", keep, &p); err != nil {
 		return p, err
 	}
 	algs, err := os.ReadDir(filepath.Join(s.dir, blobsDir))
@@ -59,7 +59,8 @@ func (s *LayoutStore) Prune() (Pruned, error) {
 	}
 	for _, alg := range algs {
 		if alg.IsDir() {
-			if err := s.pruneBlobs(digest.Algorithm(alg.Name()), keep, &p); err != nil {
+			dir := filepath.Join(s.dir, blobsDir, alg.Name())
+			if err := s.pruneDir(dir, blobTemporary, digest.Algorithm(alg.Name()), keep, &p); err != nil {
 				return p, err
 			}
 		}
@@ -173,62 +174,44 @@ func startsJSONObject(r *bufio.Reader) bool {
 	return true
 }
 
-// pruneBlobs removes from blobs/alg the temporary files and the blobs not in
-// keep. Files whose names are not digests of alg are left alone.
-func (s *LayoutStore) pruneBlobs(alg digest.Algorithm, keep map[digest.Digest]bool, p *Pruned) error {
-	dir := filepath.Join(s.dir, blobsDir, alg.String())
-	if err := s.removeTemporary(dir, p); err != nil {
-		return err
-	}
+// The names a store's own writes give their temporary files (PendingFile),
+// by how they start: in the store's directory, and in blobs/ALG.
+var (
+	storeTemporary = []string{"." + indexFile + pendingMark, "." + ociLayoutFile + pendingMark}
+	blobTemporary  = []string{".incoming" + pendingMark}
+)
+
+// pruneDir removes from dir the regular files whose names start with one of
+// temporary and, when alg is set, the blobs of alg not in keep. Other files it
+// leaves alone.
+func (s *LayoutStore) pruneDir(dir string, temporary []string, alg digest.Algorithm, keep map[digest.Digest]bool, p *Pruned) error {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return fmt.Errorf("store %s: %w", s.dir, err)
 	}
 	for _, e := range entries {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		isTemporary := slices.ContainsFunc(temporary, func(prefix string) bool { return strings.HasPrefix(e.Name(), prefix) })
 		d := digest.NewDigestFromEncoded(alg, e.Name())
-		if !e.Type().IsRegular() || d.Validate() != nil || keep[d] {
+		isOrphan := alg != "" && d.Validate() == nil && !keep[d]
+		if !isTemporary && !isOrphan {
 			continue
 		}
 		info, err := e.Info()
 		if err != nil {
 			return fmt.Errorf("store %s: %w", s.dir, err)
 		}
-		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil {
-			return fmt.Errorf("store %s: %w", s.dir, err)
-		}
-		p.Blobs++
-		p.Bytes += info.Size()
-	}
-	return nil
-}
-
-// temporaryFiles are the files PendingFile writes in a store beside their
-// final paths, by directory relative to the store: "" for index.json and
-// oci-layout, "blobs/*" for blobs.
-var temporaryFiles = map[string][]string{
-	"":       {"." + indexFile + pendingMark, "." + ociLayoutFile + pendingMark},
-	blobsDir: {".incoming" + pendingMark},
-}
-
-// removeTemporary removes from dir, the store's directory or a blobs/ALG one,
-// the temporary files of the store's own writes; other files it leaves.
-func (s *LayoutStore) removeTemporary(dir string, p *Pruned) error {
-	prefixes := temporaryFiles[""]
-	if dir != s.dir {
-		prefixes = temporaryFiles[blobsDir]
-	}
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return fmt.Errorf("store %s: %w", s.dir, err)
-	}
-	for _, e := range entries {
-		if !e.Type().IsRegular() || !slices.ContainsFunc(prefixes, func(prefix string) bool { return strings.HasPrefix(e.Name(), prefix) }) {
-			continue
-		}
 		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("store %s: %w", s.dir, err)
 		}
-		p.Temporary++
+		if isTemporary {
+			p.Temporary++
+		} else {
+			p.Blobs++
+			p.Bytes += info.Size()
+		}
 	}
 	return nil
 }

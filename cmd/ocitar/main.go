@@ -27,11 +27,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd.SetErr(stderr)
 	if err := cmd.Execute(); err != nil {
 		for _, line := range errorLines(err) {
-			fmt.Fprintf(stderr, "ocitar: %s\n", strings.ReplaceAll(line.Error(), "\n", " "))
+			printLine(stderr, "", line)
 		}
 		return 1
 	}
 	return 0
+}
+
+// printLine prints err to stderr as one line, after "ocitar: " and label.
+func printLine(stderr io.Writer, label string, err error) {
+	fmt.Fprintf(stderr, "ocitar: %s%s\n", label, strings.ReplaceAll(err.Error(), "\n", " "))
 }
 
 // errorLines are the lines an error prints: one per problem of a verify, else one.

@@ -89,9 +89,7 @@ func runUnpack(g *globalOptions, o *unpackOptions, name, dir string, stderr io.W
 		}
 	}
 	infos := img.LayerInfos()
-	opts := archive.UnpackOptions{Chown: o.chown, Warn: func(err error) {
-		fmt.Fprintf(stderr, "ocitar: warning: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-	}}
+	opts := archive.UnpackOptions{Chown: o.chown, Warn: func(err error) { printLine(stderr, "warning: ", err) }}
 	if len(config.RootFS.DiffIDs) == len(infos) {
 		opts.DiffIDs = config.RootFS.DiffIDs
 	}
