@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -152,6 +153,12 @@ const (
 // stops it, the containerd it started, and removes its directory.
 func dockerStartDaemon(t *testing.T) *dockerDaemon {
 	t.Helper()
+	return dockerStartDaemonConfig(t, nil)
+}
+
+// dockerStartDaemonConfig is dockerStartDaemon with settings added to its daemon.json.
+func dockerStartDaemonConfig(t *testing.T, settings map[string]any) *dockerDaemon {
+	t.Helper()
 	// A short name in TMPDIR (not t.TempDir()): the sockets dockerd and its
 	// containerd create under it must fit the 108 bytes of a unix socket address.
 	dir, err := os.MkdirTemp("", "d")
@@ -168,7 +175,13 @@ func dockerStartDaemon(t *testing.T) *dockerDaemon {
 	// daemon's identity key, which dockerd 20.10 otherwise creates as
 	// /etc/docker/key.json, in dir too.
 	daemonJSON := filepath.Join(dir, "daemon.json")
-	if err := os.WriteFile(daemonJSON, fmt.Appendf(nil, `{"deprecated-key-path": %q}`, filepath.Join(dir, "key.json")), 0o600); err != nil {
+	config := map[string]any{"deprecated-key-path": filepath.Join(dir, "key.json")}
+	maps.Copy(config, settings)
+	data, err := json.Marshal(config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(daemonJSON, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	logFile, err := os.Create(d.log)

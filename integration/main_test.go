@@ -92,10 +92,12 @@ const (
 	dockerRegistry peer = "docker-registry"
 	crane          peer = "crane"
 	regctl         peer = "regctl"
+	containerd     peer = "containerd" // Debian's, installed with docker.io
+	ctr            peer = "ctr"
 )
 
 // peers are the programs that must be installed.
-var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl}
+var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl, containerd, ctr}
 
 func (p peer) path() string {
 	switch p {
