@@ -66,6 +66,7 @@ nothing is unpacked to, or assembled in, a temporary directory.
 	f.StringVar(&g.overrideOS, "override-os", "", "use `OS` instead of the running OS to choose images")
 	f.StringVar(&g.overrideVar, "override-variant", "", "use `VARIANT` instead of the machine's architecture variant to choose images")
 	f.Int64Var(&g.maxRatio, "max-decompression-ratio", archive.DefaultMaxSpoolRatio, "refuse a compressed archive, or docker-save layer, that expands to more than `N` times its size (a decompression bomb)")
+	root.AddCommand(newServeCommand(g))
 	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g))
 	return root
 }
