@@ -39,7 +39,7 @@ func setUp(m *testing.M) int {
 	moduleRoot = root
 	if missing := missingPeers(); len(missing) > 0 {
 		fmt.Fprintf(os.Stderr, "integration: missing peers: %s; run `bash hack/install-deps.sh` as root "+
-			"(apt-get install skopeo umoci podman docker.io docker-registry; crane and regctl go into bin/)\n", strings.Join(missing, ", "))
+			"(apt-get install skopeo umoci podman docker.io docker-registry; crane, regctl and conformance go into bin/)\n", strings.Join(missing, ", "))
 		return 1
 	}
 	dir, err := os.MkdirTemp("", "ocitar-integration-")
@@ -77,8 +77,8 @@ func goCommand(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// peer is a program the tests run: ocitar, built by TestMain; crane and
-// regctl, which hack/install-deps.sh builds into the module's bin/; the others
+// peer is a program the tests run: ocitar, built by TestMain; crane, regctl
+// and conformance, which hack/install-deps.sh builds into the module's bin/; the others
 // from Debian's packages.
 type peer string
 
@@ -94,16 +94,17 @@ const (
 	regctl         peer = "regctl"
 	containerd     peer = "containerd" // Debian's, installed with docker.io
 	ctr            peer = "ctr"
+	conformance    peer = "conformance" // the OCI distribution-spec conformance suite, in bin/
 )
 
 // peers are the programs that must be installed.
-var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl, containerd, ctr}
+var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl, containerd, ctr, conformance}
 
 func (p peer) path() string {
 	switch p {
 	case ocitar:
 		return ocitarBin
-	case crane, regctl:
+	case crane, regctl, conformance:
 		return filepath.Join(moduleRoot, "bin", string(p))
 	}
 	return string(p)

@@ -29,9 +29,10 @@ type serveImage struct {
 // serveArtifactType is the artifactType of the referrer in the served archive.
 const serveArtifactType = "application/vnd.ocitar.test.signature"
 
-// serveArchive is the served archive: app is named by a registry without a
-// port, hub by docker.io, multi is a two-platform index, and referrer is an
-// artifact manifest whose subject is app's manifest.
+// serveArchive is the served archive: app, an OCI image, is named by a
+// registry without a port; hub, a docker v2s2 image, by docker.io; multi is a
+// two-platform OCI index; and referrer is an artifact manifest whose subject
+// is app's manifest.
 type serveArchive struct {
 	path            string
 	app, hub, multi serveImage
@@ -49,8 +50,8 @@ func serveArchiveMake(t *testing.T, dir string) *serveArchive {
 	t.Helper()
 	a := &serveArchive{
 		path:  filepath.Join(dir, "serve.tar"),
-		app:   serveImage{name: "example.com/app:1", src: "sample.docker.tar"},
-		hub:   serveImage{name: "docker.io/library/sample:1", src: "peers/b-oci-one.skopeo.tar"},
+		app:   serveImage{name: "example.com/app:1", src: "peers/b-oci-one.skopeo.tar"},
+		hub:   serveImage{name: "docker.io/library/sample:1", src: "sample.docker.tar"},
 		multi: serveImage{name: "example.com/multi:1", src: "sample-multi.oci.tar", flags: []string{"--all", "--preserve-digests"}},
 	}
 	images := filepath.Join(dir, "images.tar")
