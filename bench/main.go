@@ -1,5 +1,6 @@
 // Command bench measures ocitar side by side with oci-archive:, docker-archive:
-// and cp on a generated corpus, and writes the Markdown report RESULTS.md:
+// and cp, and ocitar serve with docker-registry, on a generated corpus, and
+// writes the Markdown report RESULTS.md:
 //
 //	go run ./bench [-size MiB] [-runs N] [-out FILE] [-work DIR]
 //	go run ./bench -smoke -out out/bench-smoke/RESULTS.md
@@ -107,6 +108,15 @@ func benchmark(c config) error {
 		}
 		results = append(results, r)
 	}
+	var served *serveResult
+	if strings.Contains(serveTitle, c.only) {
+		logf("measuring %s", serveTitle)
+		r, err := measureServe(c, corpus)
+		if err != nil {
+			return fmt.Errorf("%s: %w", serveTitle, err)
+		}
+		served = &r
+	}
 	var goBench string
 	if c.only == "" {
 		logf("running the Go benchmarks of %s", strings.Join(goBenchPackages, " and "))
@@ -114,7 +124,7 @@ func benchmark(c config) error {
 			return err
 		}
 	}
-	report := buildReport(c, corpus, results, goBench, method)
+	report := buildReport(c, corpus, results, served, goBench, method)
 	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 		return err
 	}

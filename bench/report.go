@@ -28,7 +28,7 @@ func runGoBench(benchtime string) (string, error) {
 	return string(out), nil
 }
 
-func buildReport(c config, co corpus, results []groupResult, goBench, tmpMethod string) string {
+func buildReport(c config, co corpus, results []groupResult, served *serveResult, goBench, tmpMethod string) string {
 	var b strings.Builder
 	title := "ocitar benchmark"
 	if c.smoke {
@@ -50,11 +50,14 @@ func buildReport(c config, co corpus, results []groupResult, goBench, tmpMethod 
 	for _, g := range results {
 		writeGroup(&b, g)
 	}
+	if served != nil {
+		writeServe(&b, *served)
+	}
 	if c.only != "" {
 		return b.String()
 	}
-	b.WriteString("## Targets of issues 3 and 6\n\n| target | measured | verdict |\n|---|---|---|\n")
-	for _, t := range targets(c, results) {
+	b.WriteString("## Targets of issues 3, 6 and 14\n\n| target | measured | verdict |\n|---|---|---|\n")
+	for _, t := range append(targets(c, results), serveTargets(*served)...) {
 		verdict := "**missed**"
 		if t.met {
 			verdict = "met"

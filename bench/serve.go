@@ -1,0 +1,394 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The serve rows of issue 14: `ocitar serve` of the large OCI tar side by
+// side with docker-registry holding the same image, pushed into it.
+
+// serveConcurrency is the number of clients that pull the image at once.
+const serveConcurrency = 8
+
+// serveTitle names the serve rows in the report and for -only.
+const serveTitle = "serve an archive vs docker-registry"
+
+// Names of the two servers in the report.
+const (
+	serveOcitar   = "ocitar serve X"
+	serveRegistry = "docker-registry (push X, then serve)"
+)
+
+// serveSample is one run of one server.
+type serveSample struct {
+	firstPull  time.Duration // from the start of the server to the end of the first pull
+	concurrent time.Duration // of serveConcurrency full pulls at once
+	rss        int64         // the server's peak resident set (VmHWM), bytes
+	disk       int64         // bytes the server stored besides the archive
+}
+
+// serveRow is every run of one server.
+type serveRow struct {
+	name    string
+	samples []serveSample
+}
+
+// serveResult is what the serve rows measured.
+type serveResult struct {
+	bytes int64 // of the manifest, config and layers of one pull
+	rows  []serveRow
+}
+
+// serveServer is a server the rows pull from.
+type serveServer struct {
+	cmd    *exec.Cmd
+	host   string
+	exited chan error
+	store  string // its storage directory, or ""
+}
+
+// measureServe runs each server in turn, runs times, on the large OCI tar.
+func measureServe(c config, co corpus) (serveResult, error) {
+	starts := []struct {
+		name  string
+		start func(string) (*serveServer, error)
+	}{
+		{serveOcitar, func(work string) (*serveServer, error) { return serveStartOcitar(c.ocitar, co.large.oci) }},
+		{serveRegistry, func(work string) (*serveServer, error) { return serveStartRegistry(c, work, co.large.oci) }},
+	}
+	res := serveResult{}
+	for _, s := range starts {
+		res.rows = append(res.rows, serveRow{name: s.name})
+	}
+	for range c.runs {
+		for i, s := range starts {
+			sample, n, err := serveRun(c.work, s.start)
+			if err != nil {
+				return res, fmt.Errorf("%s: %w", s.name, err)
+			}
+			res.bytes = n
+			res.rows[i].samples = append(res.rows[i].samples, sample)
+		}
+	}
+	return res, nil
+}
+
+// serveRun starts a server, pulls the image once, then serveConcurrency
+// times at once, reads the server's peak RSS and stops it.
+func serveRun(work string, start func(string) (*serveServer, error)) (serveSample, int64, error) {
+	var s serveSample
+	begin := time.Now()
+	srv, err := start(work)
+	if err != nil {
+		return s, 0, err
+	}
+	defer srv.stop()
+	ref := "http://" + srv.host + "/v2/" + strings.Replace(largeName, ":", "/manifests/", 1)
+	n, err := servePull(ref, true)
+	if err != nil {
+		return s, 0, fmt.Errorf("first pull: %w", err)
+	}
+	s.firstPull = time.Since(begin)
+	begin = time.Now()
+	errs := make([]error, serveConcurrency)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = servePull(ref, false) })
+	}
+	wg.Wait()
+	s.concurrent = time.Since(begin)
+	if err := errors.Join(errs...); err != nil {
+		return s, 0, fmt.Errorf("concurrent pulls: %w", err)
+	}
+	if s.rss, err = peakRSS(srv.cmd.Process.Pid); err != nil {
+		return s, 0, err
+	}
+	if srv.store != "" {
+		s.disk = dirSize(srv.store)
+	}
+	return s, n, nil
+}
+
+// servePull fetches the manifest at ref and every blob it lists, as a client
+// pulling the image does, and returns the bytes received. With verify, each
+// blob is checked against its digest as it arrives.
+func servePull(ref string, verify bool) (int64, error) {
+	manifest, err := serveGet(ref, verify, "")
+	if err != nil {
+		return 0, err
+	}
+	var m struct {
+		Config struct{ Digest string }
+		Layers []struct{ Digest string }
+	}
+	if err := json.Unmarshal(manifest, &m); err != nil {
+		return 0, fmt.Errorf("%s: %w", ref, err)
+	}
+	blobs := []string{m.Config.Digest}
+	for _, l := range m.Layers {
+		blobs = append(blobs, l.Digest)
+	}
+	n := int64(len(manifest))
+	base := ref[:strings.LastIndex(ref, "/manifests/")]
+	for _, d := range blobs {
+		size, err := serveFetch(base+"/blobs/"+d, verify, d)
+		if err != nil {
+			return 0, err
+		}
+		n += size
+	}
+	return n, nil
+}
+
+// serveGet is the body of a manifest.
+func serveGet(url string, verify bool, want string) ([]byte, error) {
+	var buf bytes.Buffer
+	_, err := serveCopy(url, &buf, verify, want)
+	return buf.Bytes(), err
+}
+
+// serveFetch reads a blob to the end and discards it.
+func serveFetch(url string, verify bool, want string) (int64, error) {
+	return serveCopy(url, io.Discard, verify, want)
+}
+
+// serveCopy GETs url into w; with verify and want, the body must have digest want.
+func serveCopy(url string, w io.Writer, verify bool, want string) (int64, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return 0, fmt.Errorf("GET %s: %s", url, resp.Status)
+	}
+	h := sha256.New()
+	if verify {
+		w = io.MultiWriter(w, h)
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("GET %s: %w", url, err)
+	}
+	if got := "sha256:" + hex.EncodeToString(h.Sum(nil)); verify && want != "" && got != want {
+		return n, fmt.Errorf("GET %s: got digest %s", url, got)
+	}
+	return n, nil
+}
+
+// serveStartOcitar starts ocitar serve on archive and waits for its ready line.
+func serveStartOcitar(ocitar, archive string) (*serveServer, error) {
+	cmd := exec.Command(ocitar, "serve", "--quiet", "--addr", "127.0.0.1:0", archive)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
+	srv, err := serveLaunch(cmd)
+	if err != nil {
+		return nil, err
+	}
+	const ready = "ocitar serve: serving on http://"
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		if host, ok := strings.CutPrefix(lines.Text(), ready); ok {
+			srv.host = host
+			go io.Copy(io.Discard, stderr)
+			return srv, nil
+		}
+	}
+	srv.stop()
+	return nil, fmt.Errorf("%s exited without its ready line", strings.Join(cmd.Args, " "))
+}
+
+// serveStartRegistry starts docker-registry on a free port with its storage
+// in a new directory of work, waits for /v2/ and pushes the image of archive
+// into it with ocitar copy.
+func serveStartRegistry(c config, work, archive string) (*serveServer, error) {
+	dir := filepath.Join(work, "registry")
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	host, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	config := filepath.Join(dir, "config.yml")
+	store := filepath.Join(dir, "data")
+	yaml := fmt.Sprintf("version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n", store, host)
+	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
+		return nil, err
+	}
+	srv, err := serveLaunch(exec.Command("docker-registry", "serve", config))
+	if err != nil {
+		return nil, err
+	}
+	srv.host, srv.store = host, store
+	if err := srv.waitHTTP(); err != nil {
+		srv.stop()
+		return nil, err
+	}
+	push := exec.Command(c.ocitar, "--insecure-policy", "copy", "-q", "--preserve-digests", "--dest-tls-verify=false",
+		"oci-tar:"+archive, "docker://"+host+"/"+largeName)
+	if out, err := push.CombinedOutput(); err != nil {
+		srv.stop()
+		return nil, fmt.Errorf("%s: %w: %s", strings.Join(push.Args, " "), err, out)
+	}
+	return srv, nil
+}
+
+// serveLaunch starts cmd in a process group of its own.
+func serveLaunch(cmd *exec.Cmd) (*serveServer, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	srv := &serveServer{cmd: cmd, exited: make(chan error, 1)}
+	go func() { srv.exited <- cmd.Wait() }()
+	return srv, nil
+}
+
+// waitHTTP polls /v2/ until it answers 200: 200 attempts 25 ms apart.
+func (s *serveServer) waitHTTP() error {
+	url := "http://" + s.host + "/v2/"
+	for range 200 {
+		if resp, err := http.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return nil
+			}
+		}
+		select {
+		case err := <-s.exited:
+			return fmt.Errorf("%s exited: %v", strings.Join(s.cmd.Args, " "), err)
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("%s did not answer on %s within 5 s", strings.Join(s.cmd.Args, " "), url)
+}
+
+// stop ends the server by its PID: SIGTERM, then SIGKILL after 10 s.
+func (s *serveServer) stop() {
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	select {
+	case <-s.exited:
+	case <-ctx.Done():
+		s.cmd.Process.Kill()
+		<-s.exited
+	}
+}
+
+// freeAddr is 127.0.0.1 with a port that was free a moment ago.
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// peakRSS is VmHWM of process pid, in bytes.
+func peakRSS(pid int) (int64, error) {
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kib, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kib << 10, err
+		}
+	}
+	return 0, fmt.Errorf("/proc/%d/status has no VmHWM", pid)
+}
+
+// dirSize is the bytes of the regular files under dir.
+func dirSize(dir string) int64 {
+	var n int64
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
+		if err == nil && info.Mode().IsRegular() {
+			n += info.Size()
+		}
+		return nil
+	})
+	return n
+}
+
+// serveStats are the medians of a row's runs and the largest RSS and disk of any.
+type serveStats struct {
+	first, concurrent time.Duration
+	firstLo, firstHi  time.Duration
+	rss, disk         int64
+}
+
+func (r serveRow) stats() serveStats {
+	var st serveStats
+	var first, concurrent []time.Duration
+	for _, s := range r.samples {
+		first, concurrent = append(first, s.firstPull), append(concurrent, s.concurrent)
+		st.rss, st.disk = max(st.rss, s.rss), max(st.disk, s.disk)
+	}
+	st.first, st.concurrent = median(first), median(concurrent)
+	st.firstLo, st.firstHi = spread(first)
+	return st
+}
+
+// throughput is the MiB/s of serveConcurrency pulls of n bytes in d.
+func throughput(n int64, d time.Duration) float64 {
+	return float64(n*serveConcurrency) / (1 << 20) / d.Seconds()
+}
+
+// writeServe writes the serve rows of the report.
+func writeServe(b *strings.Builder, r serveResult) {
+	fmt.Fprintf(b, "### %s\n\n", serveTitle)
+	fmt.Fprintf(b, "The large OCI tar (%.0f MiB per pull: manifest, config and layers). Start to first pull: from starting the server to the end of one complete pull, each blob checked against its digest; for docker-registry this includes pushing the image into it (`ocitar copy --preserve-digests oci-tar:X docker://...`). Then %d clients pull every blob at once. RSS: the server's VmHWM at the end. Disk: what the server stored beside X.\n\n",
+		float64(r.bytes)/(1<<20), serveConcurrency)
+	b.WriteString("| server | start to first pull ms (median) | spread ms | 8 concurrent pulls MiB/s (median) | peak RSS MiB | disk MiB |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, row := range r.rows {
+		st := row.stats()
+		fmt.Fprintf(b, "| `%s` | %d | %d-%d | %.0f | %.1f | %s |\n", row.name, st.first.Milliseconds(), st.firstLo.Milliseconds(), st.firstHi.Milliseconds(),
+			throughput(r.bytes, st.concurrent), float64(st.rss)/(1<<20), mib(st.disk))
+	}
+	b.WriteString("\n")
+}
+
+// serveTargets checks the serve rows against the targets of issue 14.
+func serveTargets(r serveResult) []target {
+	ours, theirs := r.rows[0].stats(), r.rows[1].stats()
+	first := ratio(theirs.first, ours.first)
+	rate := ratio(theirs.concurrent, ours.concurrent)
+	mibRSS := float64(ours.rss) / (1 << 20)
+	return []target{
+		{"serve: first completed pull at least 2x sooner than docker-registry's push then pull", fmt.Sprintf("%.2fx", first), first >= 2},
+		{"serve: 8 concurrent pulls at least docker-registry's throughput", fmt.Sprintf("%.2fx", rate), rate >= 1},
+		{"serve: peak RSS under 100 MiB", fmt.Sprintf("%.1f MiB", mibRSS), mibRSS < 100},
+	}
+}
