@@ -76,7 +76,9 @@ func (c *containerdDaemon) ctr(t *testing.T, args ...string) []byte {
 var ctrChainID = regexp.MustCompile(`image chain ID: (sha256:[0-9a-f]{64})`)
 
 // servePullContainerd pulls by name with --plain-http, and as a mirror of
-// example.com named in a hosts.toml; each image is unpacked (containerd checks
+// example.com named in a hosts.toml: containerd asks the mirror for app,
+// which other.example/app:1 shares, and its ?ns=example.com must pick
+// example.com's. Each image is unpacked (containerd checks
 // every layer against its DiffID, and its chain ID must be the archive's) and
 // exported, and the export holds the archive's config and DiffIDs.
 func servePullContainerd(t *testing.T, a *serveArchive, host string) {
@@ -95,6 +97,7 @@ func servePullContainerd(t *testing.T, a *serveArchive, host string) {
 		img   serveImage
 	}{
 		{host + "/example.com/app:1", []string{"--plain-http"}, a.app},
+		{"example.com/app:1", []string{"--hosts-dir", hosts}, a.app}, // /v2/app/... with ns=example.com
 		{"example.com/multi:1", []string{"--hosts-dir", hosts}, a.multi},
 	} {
 		args := append(append([]string{"image", "pull", "--snapshotter", "native", "--print-chainid"}, tt.flags...), tt.ref)

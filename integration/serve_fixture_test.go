@@ -31,11 +31,13 @@ const serveArtifactType = "application/vnd.ocitar.test.signature"
 
 // serveArchive is the served archive: app, an OCI image, is named by a
 // registry without a port; hub, a docker v2s2 image, by docker.io; multi is a
-// two-platform OCI index; and referrer is an artifact manifest whose subject
-// is app's manifest.
+// two-platform OCI index; other shares app's path under another registry, so
+// that path alone is ambiguous to a mirror client; and referrer is an
+// artifact manifest whose subject is app's manifest.
 type serveArchive struct {
 	path            string
 	app, hub, multi serveImage
+	other           serveImage // named other.example/app:1: app's path, another registry
 	appBlobs        []string // the config and layers of app's manifest
 	referrer        string   // its manifest digest
 }
@@ -53,20 +55,22 @@ func serveArchiveMake(t *testing.T, dir string) *serveArchive {
 		app:   serveImage{name: "example.com/app:1", src: "peers/b-oci-one.skopeo.tar"},
 		hub:   serveImage{name: "docker.io/library/sample:1", src: "sample.docker.tar"},
 		multi: serveImage{name: "example.com/multi:1", src: "sample-multi.oci.tar", flags: []string{"--all", "--preserve-digests"}},
+		other: serveImage{name: "other.example/app:1", src: "sample.docker.tar"},
 	}
 	images := filepath.Join(dir, "images.tar")
-	for _, img := range []*serveImage{&a.app, &a.hub, &a.multi} {
+	all := []*serveImage{&a.app, &a.hub, &a.multi, &a.other}
+	for _, img := range all {
 		args := append([]string{"copy", "--insecure-policy", "-q"}, img.flags...)
 		run(t, ocitar, append(args, "oci-tar:"+testdata(img.src), "oci-tar:"+images+":"+img.name)...)
 	}
 	for _, img := range ls(t, images) {
-		for _, want := range []*serveImage{&a.app, &a.hub, &a.multi} {
+		for _, want := range all {
 			if len(img.Names) > 0 && img.Names[0] == want.name {
 				want.manifest = img.Digest
 			}
 		}
 	}
-	for _, img := range []*serveImage{&a.app, &a.hub, &a.multi} {
+	for _, img := range all {
 		flags := []string(nil)
 		if img == &a.multi {
 			flags = serveAMD64
