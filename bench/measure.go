@@ -46,8 +46,13 @@ func (t *tmpDir) used() int64 {
 		}
 		return int64(st.Blocks-st.Bfree) * st.Bsize
 	}
+	return dirSize(t.path)
+}
+
+// dirSize is the bytes of the regular files under dir.
+func dirSize(dir string) int64 {
 	var n int64
-	filepath.Walk(t.path, func(_ string, info os.FileInfo, err error) error {
+	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
 		if err == nil && info.Mode().IsRegular() {
 			n += info.Size()
 		}

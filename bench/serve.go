@@ -330,18 +330,6 @@ func peakRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status has no VmHWM", pid)
 }
 
-// dirSize is the bytes of the regular files under dir.
-func dirSize(dir string) int64 {
-	var n int64
-	filepath.Walk(dir, func(_ string, info os.FileInfo, err error) error {
-		if err == nil && info.Mode().IsRegular() {
-			n += info.Size()
-		}
-		return nil
-	})
-	return n
-}
-
 // serveStats are the medians of a row's runs and the largest RSS and disk of any.
 type serveStats struct {
 	first, concurrent time.Duration
