@@ -172,7 +172,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := h.acquire()
 	defer s.users.Done()
 	req := &request{w: w, r: r, served: s, log: h.opts.Log}
-	req.route(strings.TrimPrefix(strings.TrimPrefix(r.URL.Path, "/v2"), "/"))
+	req.route(strings.TrimPrefix(strings.TrimPrefix(r.URL.EscapedPath(), "/v2"), "/"))
 }
 
 // Verify hashes every config and layer of the archives served that is not

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -16,8 +17,9 @@ type request struct {
 	log    func(string)
 }
 
-// route dispatches path, the request path after /v2/. Names may contain
-// slashes, so the kind of endpoint is read from the end of the path.
+// route dispatches path, the escaped request path after /v2/. Names may
+// contain slashes, so the kind of endpoint is read from the end of the path;
+// an escaped slash stays inside its segment.
 func (q *request) route(path string) {
 	switch path {
 	case "":
@@ -28,11 +30,13 @@ func (q *request) route(path string) {
 		return
 	}
 	if name, ok := strings.CutSuffix(path, "/tags/list"); ok {
+		name = unescape(name)
 		q.withRepository(name, func(repo *repository) { q.tags(name, repo) })
 		return
 	}
 	head, ref, ok1 := cutLast(path)
 	name, kind, ok2 := cutLast(head)
+	name, ref = unescape(name), unescape(ref)
 	if !ok1 || !ok2 {
 		writeError(q.w, errNotFound, "not an endpoint of the distribution API")
 		return
@@ -56,6 +60,15 @@ func cutLast(s string) (before, after string, ok bool) {
 		return "", "", false
 	}
 	return s[:i], s[i+1:], true
+}
+
+// unescape decodes a path segment; one that does not decode is left as it
+// is, which no name, tag or digest grammar admits.
+func unescape(segment string) string {
+	if s, err := url.PathUnescape(segment); err == nil {
+		return s
+	}
+	return segment
 }
 
 // withRepository calls serve with the repository name names, or answers why there is none.

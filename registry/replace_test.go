@@ -1,0 +1,109 @@
+package registry
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	digest "github.com/opencontainers/go-digest"
+)
+
+// TestHandlerReplace replaces the archive served while a download is under
+// way: the download completes from the old file, new requests get the new
+// image, and the old archive is closed once the download is done.
+func TestHandlerReplace(t *testing.T) {
+	dir := t.TempDir()
+	oldLayout, newLayout := newLayout(), newLayout()
+	big := randomBytes(3, 4<<20)
+	oldImage := oldLayout.image([]string{"example.com/app:1"}, "old", big)
+	newImage := newLayout.image([]string{"example.com/app:1"}, "new", []byte("new layer"))
+	path := oldLayout.write(t, dir, "app.tar")
+	old := openArchive(t, path, "")
+	srv, h, _ := serve(t, Options{}, old)
+
+	resp, err := srv.Client().Get(srv.URL + "/v2/example.com/app/blobs/" + digest.FromBytes(big).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	head := make([]byte, 1000)
+	if _, err := io.ReadFull(resp.Body, head); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(newLayout.write(t, dir, "app.tar.new"), path); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Replace([]Archive{openArchive(t, path, "")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := do(t, srv, "GET", "/v2/example.com/app/manifests/1", nil); digest.FromBytes(got.body) != newImage.Digest {
+		t.Errorf("after Replace, tag 1 is %s, want the new %s (old %s)", digest.FromBytes(got.body), newImage.Digest, oldImage.Digest)
+	}
+	rest, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || digest.FromBytes(append(head, rest...)) != digest.FromBytes(big) {
+		t.Fatalf("the download under way: %d, %v, %d bytes", resp.StatusCode, err, len(head)+len(rest))
+	}
+	resp.Body.Close()
+	srv.Client().CloseIdleConnections()
+	if got := do(t, srv, "GET", "/v2/example.com/app/blobs/"+digest.FromBytes(big).String(), nil); got.status != http.StatusNotFound {
+		t.Errorf("the old blob after Replace: %d", got.status)
+	}
+	closed := func() bool {
+		_, _, err := old.Reader.Manifest(oldImage.Digest)
+		return errors.Is(err, os.ErrClosed)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !closed() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !closed() {
+		t.Error("the old archive is still open once its requests are done")
+	}
+}
+
+// TestOpenSectionHasItsOwnFile: a blob of a tar file is read through a file
+// of its own, placed at the blob, so that net/http sends it with sendfile and
+// concurrent requests do not share an offset.
+func TestOpenSectionHasItsOwnFile(t *testing.T) {
+	path := dirFile(t, randomBytes(4, 1000))
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	content, _ := os.ReadFile(path)
+	sec := io.NewSectionReader(f, 100, 500)
+	a, err := openSection(sec, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := openSection(sec, 20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if _, ok := a.(*os.File); !ok {
+		t.Fatalf("openSection gave a %T, which net/http cannot send with sendfile", a)
+	}
+	for _, c := range []struct {
+		r    io.Reader
+		want []byte
+	}{{a, content[110:130]}, {b, content[120:140]}, {a, content[130:150]}} {
+		got := make([]byte, 20)
+		if _, err := io.ReadFull(c.r, got); err != nil || string(got) != string(c.want) {
+			t.Errorf("read %x, %v; want %x", got, err, c.want)
+		}
+	}
+}
+
+func dirFile(t *testing.T, data []byte) string {
+	t.Helper()
+	path := t.TempDir() + "/file"
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
