@@ -28,6 +28,10 @@ import (
 // serveConcurrency is the number of clients that pull the image at once.
 const serveConcurrency = 8
 
+// serveRuns is the runs of each server in a full run: more than the other
+// rows take, since one run is short and the machine is shared.
+const serveRuns = 5
+
 // serveTitle names the serve rows in the report and for -only.
 const serveTitle = "serve an archive vs docker-registry"
 
@@ -41,6 +45,7 @@ const (
 type serveSample struct {
 	firstPull  time.Duration // from the start of the server to the end of the first pull
 	concurrent time.Duration // of serveConcurrency full pulls at once
+	cpu        time.Duration // the server's user+system time during them
 	rss        int64         // the server's peak resident set (VmHWM), bytes
 	disk       int64         // bytes the server stored besides the archive
 }
@@ -65,7 +70,8 @@ type serveServer struct {
 	store  string // its storage directory, or ""
 }
 
-// measureServe runs each server in turn, runs times, on the large OCI tar.
+// measureServe runs each server in turn, at least serveRuns times (once for
+// -smoke), on the large OCI tar.
 func measureServe(c config, co corpus) (serveResult, error) {
 	starts := []struct {
 		name  string
@@ -78,7 +84,11 @@ func measureServe(c config, co corpus) (serveResult, error) {
 	for _, s := range starts {
 		res.rows = append(res.rows, serveRow{name: s.name})
 	}
-	for range c.runs {
+	runs := c.runs
+	if !c.smoke {
+		runs = max(runs, serveRuns)
+	}
+	for range runs {
 		for i, s := range starts {
 			sample, n, err := serveRun(c.work, s.start)
 			if err != nil {
@@ -107,6 +117,10 @@ func serveRun(work string, start func(string) (*serveServer, error)) (serveSampl
 		return s, 0, fmt.Errorf("first pull: %w", err)
 	}
 	s.firstPull = time.Since(begin)
+	cpuBefore, err := processCPU(srv.cmd.Process.Pid)
+	if err != nil {
+		return s, 0, err
+	}
 	begin = time.Now()
 	errs := make([]error, serveConcurrency)
 	var wg sync.WaitGroup
@@ -118,6 +132,11 @@ func serveRun(work string, start func(string) (*serveServer, error)) (serveSampl
 	if err := errors.Join(errs...); err != nil {
 		return s, 0, fmt.Errorf("concurrent pulls: %w", err)
 	}
+	cpuAfter, err := processCPU(srv.cmd.Process.Pid)
+	if err != nil {
+		return s, 0, err
+	}
+	s.cpu = cpuAfter - cpuBefore
 	if s.rss, err = peakRSS(srv.cmd.Process.Pid); err != nil {
 		return s, 0, err
 	}
@@ -330,21 +349,44 @@ func peakRSS(pid int) (int64, error) {
 	return 0, fmt.Errorf("/proc/%d/status has no VmHWM", pid)
 }
 
+// processCPU is the user and system time process pid has used, from
+// /proc/PID/stat, in clock ticks of 10 ms (Linux's USER_HZ).
+func processCPU(pid int) (time.Duration, error) {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The fields after the command name, which is in parentheses; utime and stime are the 12th and 13th.
+	fields := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("/proc/%d/stat: %q", pid, stat)
+	}
+	var ticks int64
+	for _, f := range fields[11:13] {
+		n, err := strconv.ParseInt(f, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/%d/stat: %w", pid, err)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // serveStats are the medians of a row's runs and the largest RSS and disk of any.
 type serveStats struct {
-	first, concurrent time.Duration
+	first, concurrent, cpu time.Duration
 	firstLo, firstHi  time.Duration
 	rss, disk         int64
 }
 
 func (r serveRow) stats() serveStats {
 	var st serveStats
-	var first, concurrent []time.Duration
+	var first, concurrent, cpu []time.Duration
 	for _, s := range r.samples {
-		first, concurrent = append(first, s.firstPull), append(concurrent, s.concurrent)
+		first, concurrent, cpu = append(first, s.firstPull), append(concurrent, s.concurrent), append(cpu, s.cpu)
 		st.rss, st.disk = max(st.rss, s.rss), max(st.disk, s.disk)
 	}
-	st.first, st.concurrent = median(first), median(concurrent)
+	st.first, st.concurrent, st.cpu = median(first), median(concurrent), median(cpu)
 	st.firstLo, st.firstHi = spread(first)
 	return st
 }
@@ -357,13 +399,13 @@ func throughput(n int64, d time.Duration) float64 {
 // writeServe writes the serve rows of the report.
 func writeServe(b *strings.Builder, r serveResult) {
 	fmt.Fprintf(b, "### %s\n\n", serveTitle)
-	fmt.Fprintf(b, "The large OCI tar (%.0f MiB per pull: manifest, config and layers). Start to first pull: from starting the server to the end of one complete pull, each blob checked against its digest; for docker-registry this includes pushing the image into it (`ocitar copy --preserve-digests oci-tar:X docker://...`). Then %d clients pull every blob at once. RSS: the server's VmHWM at the end. Disk: what the server stored beside X.\n\n",
+	fmt.Fprintf(b, "The large OCI tar (%.0f MiB per pull: manifest, config and layers). Start to first pull: from starting the server to the end of one complete pull, each blob checked against its digest; for docker-registry this includes pushing the image into it (`ocitar copy --preserve-digests oci-tar:X docker://...`). Then %d clients pull every blob at once. Server CPU: its user+system time during the concurrent pulls (the clients run on the same cores). RSS: the server's VmHWM at the end. Disk: what the server stored beside X.\n\n",
 		float64(r.bytes)/(1<<20), serveConcurrency)
-	b.WriteString("| server | start to first pull ms (median) | spread ms | 8 concurrent pulls MiB/s (median) | peak RSS MiB | disk MiB |\n|---|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| server | start to first pull ms (median) | spread ms | 8 concurrent pulls MiB/s (median) | server CPU ms during them | peak RSS MiB | disk MiB |\n|---|---:|---:|---:|---:|---:|---:|\n")
 	for _, row := range r.rows {
 		st := row.stats()
-		fmt.Fprintf(b, "| `%s` | %d | %d-%d | %.0f | %.1f | %s |\n", row.name, st.first.Milliseconds(), st.firstLo.Milliseconds(), st.firstHi.Milliseconds(),
-			throughput(r.bytes, st.concurrent), float64(st.rss)/(1<<20), mib(st.disk))
+		fmt.Fprintf(b, "| `%s` | %d | %d-%d | %.0f | %d | %.1f | %s |\n", row.name, st.first.Milliseconds(), st.firstLo.Milliseconds(), st.firstHi.Milliseconds(),
+			throughput(r.bytes, st.concurrent), st.cpu.Milliseconds(), float64(st.rss)/(1<<20), mib(st.disk))
 	}
 	b.WriteString("\n")
 }
