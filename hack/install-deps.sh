@@ -13,6 +13,7 @@ umoci umoci
 podman podman
 dockerd docker.io
 docker-registry docker-registry
+strace strace
 "
 missing=()
 while read -r cmd pkg; do
@@ -42,7 +43,7 @@ install_go() { # name module@version
 install_go crane github.com/google/go-containerregistry/cmd/crane@v0.22.1
 install_go regctl github.com/regclient/regclient/cmd/regctl@v0.11.7
 
-for cmd in gcc skopeo umoci podman dockerd docker-registry bin/crane bin/regctl; do
+for cmd in gcc skopeo umoci podman dockerd docker-registry strace bin/crane bin/regctl; do
 	if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
 		echo "install-deps: $cmd is still missing" >&2
 		exit 1
