@@ -24,7 +24,7 @@ test: deps build
 	$(MAKE) fuzz-smoke
 
 unit:
-	$(GO) test -count=1 ./archive/... ./transport/...
+	$(GO) test -count=1 ./archive/... ./store/... ./rootfs/... ./internal/... ./transport/...
 
 demo: build
 	bash hack/demo.sh

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -235,7 +236,7 @@ func BenchmarkWriterPutBlob(b *testing.B) {
 			blobs := make([][]byte, tt.blobs)
 			digests := make([]digest.Digest, tt.blobs)
 			for i := range blobs {
-				blobs[i] = testBytes(uint64(i), tt.size)
+				blobs[i] = testimage.Bytes(uint64(i), tt.size)
 				digests[i] = digest.FromBytes(blobs[i])
 			}
 			path := filepath.Join(b.TempDir(), "out.tar")

@@ -42,7 +42,7 @@ func allBlobs(r *Reader) []digest.Digest {
 	seen := map[digest.Digest]bool{}
 	var out []digest.Digest
 	for _, img := range r.Images() {
-		for _, b := range img.blobs {
+		for _, b := range img.Blobs {
 			if !seen[b.Digest] {
 				seen[b.Digest] = true
 				out = append(out, b.Digest)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"testing/fstest"
 
+	"github.com/ocitar/ocitar/internal/testimage"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -69,7 +70,7 @@ func readBlobs(t *testing.T, r *Reader) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, img := range r.Images() {
-		for _, b := range img.blobs {
+		for _, b := range img.Blobs {
 			rc, _, err := r.OpenBlob(b.Digest)
 			if err != nil {
 				t.Fatal(err)
@@ -128,19 +129,19 @@ func TestOpenDirRefusesLinksOut(t *testing.T) {
 	outside := writeFile(t, "layer", []byte("the layer"))
 	tests := []struct {
 		name    string
-		link    func(b *layoutBuilder) string // the file replaced by a link to outside
+		link    func(b *testimage.Layout) string // the file replaced by a link to outside
 		openErr bool
 	}{
-		{"layer", func(b *layoutBuilder) string {
-			return "blobs/sha256/" + b.blob("", []byte("the layer")).Digest.Encoded()
+		{"layer", func(b *testimage.Layout) string {
+			return "blobs/sha256/" + b.Blob("", []byte("the layer")).Digest.Encoded()
 		}, false},
-		{"index.json", func(*layoutBuilder) string { return indexFile }, true},
+		{"index.json", func(*testimage.Layout) string { return indexFile }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &layoutBuilder{}
-			b.index(b.image("amd64", "the layer"))
-			dir := extractTar(t, writeFile(t, "x.tar", b.tar(t)))
+			b := &testimage.Layout{}
+			b.Index(b.Image("amd64", "the layer"))
+			dir := extractTar(t, writeFile(t, "x.tar", b.Tar(t)))
 			linked := filepath.Join(dir, tt.link(b))
 			if err := os.Remove(linked); err != nil {
 				t.Fatal(err)
@@ -159,7 +160,7 @@ func TestOpenDirRefusesLinksOut(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer r.Close()
-			if _, _, err := r.OpenBlob(b.blob("", []byte("the layer")).Digest); !errors.Is(err, ErrBadLink) {
+			if _, _, err := r.OpenBlob(b.Blob("", []byte("the layer")).Digest); !errors.Is(err, ErrBadLink) {
 				t.Errorf("OpenBlob: %v, want %v", err, ErrBadLink)
 			}
 		})
@@ -167,25 +168,25 @@ func TestOpenDirRefusesLinksOut(t *testing.T) {
 }
 
 func TestOpenDirRefusesFifos(t *testing.T) {
-	layer := func(b *layoutBuilder) string {
-		return "blobs/sha256/" + b.blob("", []byte("the layer")).Digest.Encoded()
+	layer := func(b *testimage.Layout) string {
+		return "blobs/sha256/" + b.Blob("", []byte("the layer")).Digest.Encoded()
 	}
 	tests := []struct {
 		name    string
-		file    func(b *layoutBuilder) string // the file made a fifo
-		link    bool                          // a link to a fifo beside it, rather than a fifo
+		file    func(b *testimage.Layout) string // the file made a fifo
+		link    bool                             // a link to a fifo beside it, rather than a fifo
 		openErr bool
 	}{
-		{"index.json", func(*layoutBuilder) string { return indexFile }, false, true},
-		{"oci-layout", func(*layoutBuilder) string { return ociLayoutFile }, false, true},
-		{"index.json linked", func(*layoutBuilder) string { return indexFile }, true, true},
+		{"index.json", func(*testimage.Layout) string { return indexFile }, false, true},
+		{"oci-layout", func(*testimage.Layout) string { return ociLayoutFile }, false, true},
+		{"index.json linked", func(*testimage.Layout) string { return indexFile }, true, true},
 		{"layer linked", layer, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &layoutBuilder{}
-			b.index(b.image("amd64", "the layer"))
-			dir := extractTar(t, writeFile(t, "x.tar", b.tar(t)))
+			b := &testimage.Layout{}
+			b.Index(b.Image("amd64", "the layer"))
+			dir := extractTar(t, writeFile(t, "x.tar", b.Tar(t)))
 			path := filepath.Join(dir, tt.file(b))
 			if err := os.Remove(path); err != nil {
 				t.Fatal(err)
@@ -205,7 +206,7 @@ func TestOpenDirRefusesFifos(t *testing.T) {
 			r, err := OpenDir(dir, Options{})
 			if !tt.openErr && err == nil {
 				defer r.Close()
-				_, _, err = r.OpenBlob(b.blob("", []byte("the layer")).Digest)
+				_, _, err = r.OpenBlob(b.Blob("", []byte("the layer")).Digest)
 			}
 			if !errors.Is(err, ErrUnsupportedEntry) {
 				t.Errorf("a fifo for %s: %v, want %v", tt.name, err, ErrUnsupportedEntry)

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ocitar/ocitar/internal/compression"
+	"github.com/ocitar/ocitar/internal/hashing"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -117,6 +119,7 @@ func (r *Reader) loadDockerSaveItem(it dockerSaveItem) error {
 	img := newImage(len(r.images), d, []ocispec.Platform{config.Platform}, nil, t.blobs)
 	img.Names = appendNames(nil, it.RepoTags...)
 	img.repoTags = img.Names
+	img.Synthesized = true
 	r.images = append(r.images, img)
 	return nil
 }
@@ -141,15 +144,15 @@ func (r *Reader) legacyLayer(name string, diffID digest.Digest) (blobSource, err
 		return blobSource{}, fmt.Errorf("layer: %w", err)
 	}
 	defer stored.Close()
-	stream, c, err := openDecompressed(stored, 4096, r.opts.maxSpoolRatio())
+	stream, c, err := compression.OpenDecompressed(stored, 4096, r.opts.maxSpoolRatio())
 	if err != nil {
 		return blobSource{}, fmt.Errorf("layer %s: %w", name, err)
 	}
 	src := blobSource{entry: name, decompress: c, size: size}
-	if c == uncompressed {
+	if c == compression.Uncompressed {
 		return src, stream.Close()
 	}
-	v, err := newVerifiedReader(stream, "layer "+name, diffID, -1)
+	v, err := hashing.NewVerified(stream, "layer "+name, diffID, -1)
 	if err != nil {
 		return blobSource{}, err
 	}

@@ -1,25 +1,24 @@
 package archive
 
-import "errors"
+import "github.com/ocitar/ocitar/internal/errkind"
 
-// Error kinds. Every error the package returns for bad input wraps one of these,
-// so callers can tell them apart with errors.Is.
+// Error kinds. Every error this package, store and rootfs return for bad input
+// wraps one of these, so callers can tell them apart with errors.Is.
 var (
-	ErrNotArchive        = errors.New("not a readable tar archive")
-	ErrUnsafeEntry       = errors.New("unsafe entry name")
-	ErrUnsupportedEntry  = errors.New("unsupported tar entry")
-	ErrAmbiguousEntry    = errors.New("ambiguous duplicate entry")
-	ErrMissingEntry      = errors.New("no such entry in the archive")
-	ErrBadLink           = errors.New("bad link")
-	ErrNoLayout          = errors.New("neither an OCI layout (index.json) nor a docker-save archive (manifest.json)")
-	ErrInvalidMetadata   = errors.New("invalid metadata")
-	ErrMissingBlob       = errors.New("blob missing from the archive")
-	ErrDigestMismatch    = errors.New("digest mismatch")
-	ErrSizeMismatch      = errors.New("size mismatch")
-	ErrTooLarge          = errors.New("too large")
-	ErrUnsupportedDigest = errors.New("unsupported digest algorithm")
-	ErrNoMatch           = errors.New("no image matches")
-	ErrAmbiguous         = errors.New("more than one image matches")
-	ErrBadSelector       = errors.New("invalid image selector")
-	ErrStoreBusy         = errors.New("store busy: a load holds it")
+	ErrNotArchive        = errkind.ErrNotArchive
+	ErrUnsafeEntry       = errkind.ErrUnsafeEntry
+	ErrUnsupportedEntry  = errkind.ErrUnsupportedEntry
+	ErrAmbiguousEntry    = errkind.ErrAmbiguousEntry
+	ErrMissingEntry      = errkind.ErrMissingEntry
+	ErrBadLink           = errkind.ErrBadLink
+	ErrNoLayout          = errkind.ErrNoLayout
+	ErrInvalidMetadata   = errkind.ErrInvalidMetadata
+	ErrMissingBlob       = errkind.ErrMissingBlob
+	ErrDigestMismatch    = errkind.ErrDigestMismatch
+	ErrSizeMismatch      = errkind.ErrSizeMismatch
+	ErrTooLarge          = errkind.ErrTooLarge
+	ErrUnsupportedDigest = errkind.ErrUnsupportedDigest
+	ErrNoMatch           = errkind.ErrNoMatch
+	ErrAmbiguous         = errkind.ErrAmbiguous
+	ErrBadSelector       = errkind.ErrBadSelector
 )

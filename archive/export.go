@@ -25,7 +25,7 @@ func Export(out io.Writer, r *Reader, img Image, platforms ...ocispec.Platform) 
 	if err != nil {
 		return fmt.Errorf("%s: image %s: %w", r.name, img, err)
 	}
-	if err := w.AddImage(desc, img.dockerTags()); err != nil {
+	if err := w.AddImage(desc, img.DockerTags()); err != nil {
 		return err
 	}
 	return w.Close()

@@ -6,6 +6,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -28,7 +29,7 @@ func exportThroughPipe(r *Reader, img Image, platforms ...ocispec.Platform) ([]b
 
 func TestExport(t *testing.T) {
 	r, ms := multiPlatform(t)
-	multi, err := r.Select(Selector{name: "multi", position: -1})
+	multi, err := r.Select(Selector{name: "multi"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +88,11 @@ func TestExport(t *testing.T) {
 			if !equalDigests(got, want) {
 				t.Errorf("index lists %v, want %v", got, want)
 			}
-			if len(images[0].blobs) != 1+3*len(tt.want) {
-				t.Errorf("the image reaches %d blobs, want %d", len(images[0].blobs), 1+3*len(tt.want))
+			if len(images[0].Blobs) != 1+3*len(tt.want) {
+				t.Errorf("the image reaches %d blobs, want %d", len(images[0].Blobs), 1+3*len(tt.want))
 			}
-			if n := len(readBlobs(t, out)); n != len(images[0].blobs) {
-				t.Errorf("%d blobs readable, want %d", n, len(images[0].blobs))
+			if n := len(readBlobs(t, out)); n != len(images[0].Blobs) {
+				t.Errorf("%d blobs readable, want %d", n, len(images[0].Blobs))
 			}
 		})
 	}
@@ -111,15 +112,15 @@ func equalDigests(a, b []digest.Digest) bool {
 
 func TestExportRefuses(t *testing.T) {
 	r, _ := multiPlatform(t)
-	multi, _ := r.Select(Selector{name: "multi", position: -1})
+	multi, _ := r.Select(Selector{name: "multi"})
 	if _, err := exportThroughPipe(r, multi, ocispec.Platform{OS: "linux", Architecture: "s390x"}); !errors.Is(err, ErrNoMatch) {
 		t.Errorf("exporting a platform the image lacks: %v, want %v", err, ErrNoMatch)
 	}
 
-	b := &layoutBuilder{}
-	b.index(named(b.image("amd64", "the layer"), "x"))
-	b.files = append(b.files, fileEntry{"blobs/sha256/" + digest.FromString("the layer").Encoded(), "the LAYER"})
-	corrupt, err := Open(writeFile(t, "x.tar", b.tar(t)), Options{})
+	b := &testimage.Layout{}
+	b.Index(testimage.Named(b.Image("amd64", "the layer"), "x"))
+	b.Files = append(b.Files, testimage.File{Name: "blobs/sha256/" + digest.FromString("the layer").Encoded(), Body: "the LAYER"})
+	corrupt, err := Open(writeFile(t, "x.tar", b.Tar(t)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,15 +134,15 @@ func TestExportRefuses(t *testing.T) {
 }
 
 func TestExportListsOnlyWhatItHolds(t *testing.T) {
-	b := &layoutBuilder{}
-	absent := &layoutBuilder{}
-	amd := withPlatform(b.image("amd64", "layer amd64"), "linux", "amd64", "")
-	arm := withPlatform(absent.image("arm64", "layer arm64"), "linux", "arm64", "v8")
-	artifact := b.blob("application/vnd.example.signature", []byte("signature"))
+	b := &testimage.Layout{}
+	absent := &testimage.Layout{}
+	amd := withPlatform(b.Image("amd64", "layer amd64"), "linux", "amd64", "")
+	arm := withPlatform(absent.Image("arm64", "layer arm64"), "linux", "arm64", "v8")
+	artifact := b.Blob("application/vnd.example.signature", []byte("signature"))
 	idx := indexOf(amd, arm, artifact)
 	idx.MediaType, idx.SchemaVersion = ocispec.MediaTypeImageIndex, 2
-	b.index(named(b.jsonBlob(ocispec.MediaTypeImageIndex, idx), "multi"))
-	r, err := Open(writeFile(t, "partial.tar", b.tar(t)), Options{})
+	b.Index(testimage.Named(b.JSONBlob(ocispec.MediaTypeImageIndex, idx), "multi"))
+	r, err := Open(writeFile(t, "partial.tar", b.Tar(t)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -180,8 +181,8 @@ func TestExportListsOnlyWhatItHolds(t *testing.T) {
 			} else if len(tt.want) != 1 || got.Digest != tt.want[0] {
 				t.Errorf("index.json lists %s, want %v", got.Digest, tt.want)
 			}
-			if n := len(readBlobs(t, out)); n != len(out.Images()[0].blobs) {
-				t.Errorf("%d blobs in the export, the image reaches %d", n, len(out.Images()[0].blobs))
+			if n := len(readBlobs(t, out)); n != len(out.Images()[0].Blobs) {
+				t.Errorf("%d blobs in the export, the image reaches %d", n, len(out.Images()[0].Blobs))
 			}
 		})
 	}

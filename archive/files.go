@@ -50,7 +50,7 @@ func (f indexedNames) resolveUnique(name string, limit int64) (*Entry, error) {
 	return e, nil
 }
 
-// tarFiles are the entries of an uncompressed tar held by an io.ReaderAt.
+// tarFiles are the entries of an compression.Uncompressed tar held by an io.ReaderAt.
 type tarFiles struct {
 	indexedNames
 	ra io.ReaderAt

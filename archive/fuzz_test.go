@@ -62,7 +62,7 @@ func FuzzOpen(f *testing.F) {
 		}
 		for _, img := range r.Images() {
 			r.Manifest(img.Descriptor.Digest)
-			for _, b := range img.blobs {
+			for _, b := range img.Blobs {
 				if rc, _, err := r.OpenBlob(b.Digest); err == nil {
 					io.Copy(io.Discard, rc)
 					rc.Close()

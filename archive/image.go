@@ -16,10 +16,17 @@ type Image struct {
 	Descriptor ocispec.Descriptor // the manifest or index
 	Platforms  []ocispec.Platform // of every manifest present in the archive
 	Size       int64              // bytes of the manifests, configs and layers it references, each once
+	// Blobs are the manifests, configs and layers it references, each once,
+	// members before what lists them: the order to copy them in. A foreign
+	// layer (one with URLs) may be listed that the archive does not hold.
+	Blobs []ocispec.Descriptor
+	// Synthesized tells that the archive holds no manifest for the image, a
+	// docker-save image without one: the Reader made the Descriptor's manifest,
+	// a Docker schema2 manifest whose layers are named by their DiffIDs.
+	Synthesized bool
 
 	contents []content
-	blobs    []ocispec.Descriptor // what it references, each once, members before what lists them
-	repoTags []string             // the names docker's manifest.json gives it
+	repoTags []string // the names docker's manifest.json gives it
 }
 
 // content is what one manifest of an image holds: a config and layers.
@@ -29,16 +36,16 @@ type content struct {
 }
 
 func newImage(position int, d ocispec.Descriptor, platforms []ocispec.Platform, contents []content, blobs []ocispec.Descriptor) Image {
-	img := Image{Position: position, Descriptor: d, Platforms: platforms, contents: contents, blobs: blobs}
+	img := Image{Position: position, Descriptor: d, Platforms: platforms, contents: contents, Blobs: blobs}
 	for _, b := range blobs {
 		img.Size += b.Size
 	}
 	return img
 }
 
-// dockerTags are the image's names as docker's manifest.json lists them: its
+// DockerTags are the image's names as docker's manifest.json lists them: its
 // RepoTags, else those of its other names that are docker references with a tag.
-func (img Image) dockerTags() []string {
+func (img Image) DockerTags() []string {
 	if len(img.repoTags) > 0 {
 		return img.repoTags
 	}
@@ -71,7 +78,7 @@ func PlatformString(p ocispec.Platform) string {
 
 // Manifest returns a manifest or index of the archive by digest, verified, and its media type.
 func (r *Reader) Manifest(d digest.Digest) ([]byte, string, error) {
-	data, err := r.readBlob(d, -1, maxManifestSize)
+	data, err := r.readBlob(d, -1, MaxManifestSize)
 	if err != nil {
 		return nil, "", fmt.Errorf("%s: %w", r.name, err)
 	}

@@ -21,10 +21,13 @@ const (
 	AnnotationContainerdImageName = "io.containerd.image.name"
 )
 
-// Limits on what is read into memory, the same as containers/image's own.
+// MaxManifestSize is the size of the largest manifest, index or index.json
+// the library reads, containers/image's own limit.
+const MaxManifestSize = 4 << 20
+
+// Limits on what else is read into memory, the same as containers/image's own.
 const (
-	maxIndexSize          = 4 << 20 // index.json, like a manifest
-	maxManifestSize       = 4 << 20
+	maxIndexSize          = MaxManifestSize // index.json, like a manifest
 	maxConfigSize         = 4 << 20
 	maxDockerManifestSize = 1 << 20 // manifest.json of docker-save
 	maxIndexDepth         = 8

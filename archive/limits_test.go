@@ -10,7 +10,7 @@ import (
 // TestOptionsLimits: the entry and decompression limits refuse what exceeds
 // them, with ErrTooLarge, and Options raise them.
 func TestOptionsLimits(t *testing.T) {
-	gzipBomb := gzipBytes(append(twoImages().tar(t), make([]byte, 8<<20)...)) // a sound layout, then 8 MiB of zeros
+	gzipBomb := gzipBytes(append(twoImages().Tar(t), make([]byte, 8<<20)...)) // a sound layout, then 8 MiB of zeros
 	legacyBomb, _, err := fuzzDockerSave(bytes.Repeat([]byte("a"), 8<<20), 1, "bomb:1", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -21,9 +21,9 @@ func TestOptionsLimits(t *testing.T) {
 		opts Options
 		err  error // nil: opens
 	}{
-		{"entries within the default", twoImages().tar(t), Options{}, nil},
-		{"more entries than MaxEntries", twoImages().tar(t), Options{MaxEntries: 3}, ErrTooLarge},
-		{"entries up to MaxEntries", twoImages().tar(t), Options{MaxEntries: len(twoImages().files)}, nil},
+		{"entries within the default", twoImages().Tar(t), Options{}, nil},
+		{"more entries than MaxEntries", twoImages().Tar(t), Options{MaxEntries: 3}, ErrTooLarge},
+		{"entries up to MaxEntries", twoImages().Tar(t), Options{MaxEntries: len(twoImages().Files)}, nil},
 		{"gzip archive expanding 1000x", gzipBomb, Options{}, ErrTooLarge},
 		{"gzip archive, MaxSpoolRatio raised", gzipBomb, Options{MaxSpoolRatio: 2000}, nil},
 		{"gzip docker-save layer expanding 1000x", legacyBomb, Options{}, ErrTooLarge},

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"testing"
+
+	"github.com/ocitar/ocitar/internal/testimage"
 )
 
 func TestPipeCopy(t *testing.T) {
@@ -39,7 +41,7 @@ func TestPipeCopy(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data := testBytes(3, tt.source)
+			data := testimage.Bytes(3, tt.source)
 			src := &countingSource{r: bytes.NewReader(data), failAfter: tt.failAfter, withData: tt.withData, err: tt.err}
 			var out bytes.Buffer
 			chunks := 0

@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 
+	"github.com/ocitar/ocitar/internal/compression"
+	"github.com/ocitar/ocitar/internal/hashing"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -28,7 +30,7 @@ type Options struct {
 // Defaults of Options. DefaultMaxEntries is far above the 2,000 blobs of the
 // benchmarks' 200-image archive, while keeping the index of a hostile archive
 // to tens of MiB. DefaultMaxSpoolRatio is ten times the ratio of a tar of
-// uncompressed layers: image tars compress 2-10x, as their layers are mostly
+// compression.Uncompressed layers: image tars compress 2-10x, as their layers are mostly
 // compressed already, while a gzip bomb expands about 1000x and a zstd bomb far more.
 const (
 	DefaultMaxEntries    = 100_000
@@ -77,12 +79,12 @@ type Reader struct {
 // blobSource says where the content of a digest is stored.
 type blobSource struct {
 	entry      string
-	decompress compression // legacy docker-save layers stored compressed, served as their DiffID
-	size       int64       // size of the served content, -1 until the entry is resolved
+	decompress compression.Format // legacy docker-save layers stored compressed, served as their DiffID
+	size       int64              // size of the served content, -1 until the entry is resolved
 }
 
 // Open opens the archive at path; "-" reads standard input.
-// A seekable uncompressed file is read in place; anything else is decompressed
+// A seekable compression.Uncompressed file is read in place; anything else is decompressed
 // and spooled once to a temporary file that Close removes.
 func Open(path string, opts Options) (*Reader, error) {
 	f, name := os.Stdin, "stdin"
@@ -112,11 +114,11 @@ func openFile(f *os.File, name string, opts Options) (*Reader, error) {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	if st.Mode().IsRegular() {
-		c, err := detectCompressionAt(f, 0, st.Size())
+		c, err := compression.DetectAt(f, 0, st.Size())
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", name, err)
 		}
-		if c == uncompressed {
+		if c == compression.Uncompressed {
 			return newNamedReader(f, st.Size(), name, opts)
 		}
 	}
@@ -129,7 +131,7 @@ func OpenStream(r io.Reader, name string, opts Options) (*Reader, error) {
 	return spool(r, name, opts)
 }
 
-// NewReader opens the uncompressed tar archive held by ra.
+// NewReader opens the compression.Uncompressed tar archive held by ra.
 func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
 	return newNamedReader(ra, size, "archive", Options{})
 }
@@ -161,7 +163,7 @@ func newFilesReader(files layoutFiles, name string, opts Options) (*Reader, erro
 }
 
 func spool(src io.Reader, name string, opts Options) (*Reader, error) {
-	stream, _, err := openDecompressed(src, 1<<20, opts.maxSpoolRatio())
+	stream, _, err := compression.OpenDecompressed(src, 1<<20, opts.maxSpoolRatio())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -232,10 +234,10 @@ func (r *Reader) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", r.name, err)
 	}
-	if size >= hashChunk { // few large reads of the file, whatever size the caller reads in (the copy engine: 32 KiB)
-		stream = stackedCloser{ReadCloser: io.NopCloser(bufio.NewReaderSize(stream, hashChunk)), under: stream}
+	if size >= hashing.Chunk { // few large reads of the file, whatever size the caller reads in (the copy engine: 32 KiB)
+		stream = stackedCloser{ReadCloser: io.NopCloser(bufio.NewReaderSize(stream, hashing.Chunk)), under: stream}
 	}
-	v, err := newVerifiedReader(stream, r.name+": "+what, d, size)
+	v, err := hashing.NewVerified(stream, r.name+": "+what, d, size)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -255,10 +257,10 @@ func (r *Reader) openBlob(d digest.Digest) (io.ReadCloser, int64, string, error)
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("blob %s: %w", d, err)
 	}
-	if src.decompress == uncompressed {
+	if src.decompress == compression.Uncompressed {
 		return stored, size, src.entry, nil
 	}
-	stream, err := decompress(stored, src.decompress)
+	stream, err := compression.Decompress(stored, src.decompress)
 	if err != nil {
 		stored.Close()
 		return nil, 0, "", fmt.Errorf("%s: %w", src.entry, err)
@@ -278,7 +280,7 @@ func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: %w: %s", r.name, ErrMissingBlob, d)
 	}
-	if src.decompress != uncompressed {
+	if src.decompress != compression.Uncompressed {
 		return nil, fmt.Errorf("%s: blob %s is stored %s in %s; open it with OpenBlob", r.name, d, src.decompress, src.entry)
 	}
 	sec, err := tar.section(src.entry)
@@ -298,5 +300,5 @@ func (r *Reader) readBlob(d digest.Digest, size, limit int64) ([]byte, error) {
 		rc.Close()
 		return nil, fmt.Errorf("%w: %s is %d bytes, %d declared", ErrSizeMismatch, what, stored, size)
 	}
-	return readVerified(rc, what, d, stored, limit)
+	return hashing.ReadAll(rc, what, d, stored, limit)
 }

@@ -1,10 +1,8 @@
 package archive
 
 import (
-	"archive/tar"
 	"bytes"
 	"compress/gzip"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -13,80 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
-
-// fileEntry is one file of a test archive.
-type fileEntry struct {
-	name, body string
-}
-
-// layoutBuilder assembles small OCI layouts for tests.
-type layoutBuilder struct {
-	files []fileEntry
-}
-
-func (b *layoutBuilder) add(name string, body []byte) {
-	b.files = append(b.files, fileEntry{name, string(body)})
-}
-
-func (b *layoutBuilder) blob(mediaType string, body []byte) ocispec.Descriptor {
-	d := digest.FromBytes(body)
-	b.add("blobs/sha256/"+d.Encoded(), body)
-	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(body))}
-}
-
-func (b *layoutBuilder) jsonBlob(mediaType string, v any) ocispec.Descriptor {
-	data, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return b.blob(mediaType, data)
-}
-
-// image adds a config, one layer and a manifest for arch and returns the manifest descriptor.
-func (b *layoutBuilder) image(arch, layer string) ocispec.Descriptor {
-	l := b.blob(ocispec.MediaTypeImageLayer, []byte(layer))
-	c := b.jsonBlob(ocispec.MediaTypeImageConfig, ocispec.Image{
-		Platform: ocispec.Platform{OS: "linux", Architecture: arch},
-		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{l.Digest}},
-	})
-	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: c, Layers: []ocispec.Descriptor{l}}
-	m.SchemaVersion = 2
-	return b.jsonBlob(ocispec.MediaTypeImageManifest, m)
-}
-
-func (b *layoutBuilder) index(manifests ...ocispec.Descriptor) {
-	idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: manifests}
-	idx.SchemaVersion = 2
-	data, _ := json.Marshal(idx)
-	b.add(ociLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`))
-	b.add(indexFile, data)
-}
-
-func named(d ocispec.Descriptor, name string) ocispec.Descriptor {
-	d.Annotations = map[string]string{ocispec.AnnotationRefName: name}
-	return d
-}
-
-func (b *layoutBuilder) tar(t *testing.T) []byte {
-	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, f := range b.files {
-		if err := tw.WriteHeader(&tar.Header{Name: f.name, Mode: 0o644, Size: int64(len(f.body)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, f.body); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
 
 // writeFile stores data as a file of a fresh temporary directory.
 func writeFile(t *testing.T, name string, data []byte) string {
@@ -99,14 +27,14 @@ func writeFile(t *testing.T, name string, data []byte) string {
 }
 
 // twoImages is a layout with two named single-platform images.
-func twoImages() *layoutBuilder {
-	b := &layoutBuilder{}
-	b.index(named(b.image("amd64", "layer-a"), "example.com/a:1"), named(b.image("arm64", "layer-b"), "b"))
+func twoImages() *testimage.Layout {
+	b := &testimage.Layout{}
+	b.Index(testimage.Named(b.Image("amd64", "layer-a"), "example.com/a:1"), testimage.Named(b.Image("arm64", "layer-b"), "b"))
 	return b
 }
 
 func TestOpenRejectsBadArchives(t *testing.T) {
-	good := twoImages().tar(&testing.T{})
+	good := twoImages().Tar(&testing.T{})
 	tests := []struct {
 		name  string
 		build func(t *testing.T) []byte
@@ -119,7 +47,7 @@ func TestOpenRejectsBadArchives(t *testing.T) {
 		{"truncated in data", func(*testing.T) []byte { return good[:1000] }, ErrNotArchive, "truncated"},
 		{"truncated at a block", func(*testing.T) []byte { return good[:1024] }, ErrNotArchive, "truncated"},
 		{"no layout", func(t *testing.T) []byte {
-			return (&layoutBuilder{files: []fileEntry{{"hello.txt", "hi"}}}).tar(t)
+			return (&testimage.Layout{Files: []testimage.File{{Name: "hello.txt", Body: "hi"}}}).Tar(t)
 		}, ErrNoLayout, "index.json"},
 		{"manifest.json through a link that two entries hold", func(t *testing.T) []byte {
 			v := newVirtualTar(t)
@@ -131,46 +59,46 @@ func TestOpenRejectsBadArchives(t *testing.T) {
 			return v.finish().bytes()
 		}, ErrAmbiguousEntry, `"b" appears twice`},
 		{"index.json not JSON", func(t *testing.T) []byte {
-			return (&layoutBuilder{files: []fileEntry{{indexFile, "{nope"}}}).tar(t)
+			return (&testimage.Layout{Files: []testimage.File{{Name: indexFile, Body: "{nope"}}}).Tar(t)
 		}, ErrInvalidMetadata, "index.json"},
 		{"manifest.json not JSON", func(t *testing.T) []byte {
-			return (&layoutBuilder{files: []fileEntry{{dockerManifestFile, "[{"}}}).tar(t)
+			return (&testimage.Layout{Files: []testimage.File{{Name: dockerManifestFile, Body: "[{"}}}).Tar(t)
 		}, ErrInvalidMetadata, "manifest.json"},
 		{"unknown layout version", func(t *testing.T) []byte {
 			b := twoImages()
-			b.files[len(b.files)-2].body = `{"imageLayoutVersion":"9.9.9"}`
-			return b.tar(t)
+			b.Files[len(b.Files)-2].Body = `{"imageLayoutVersion":"9.9.9"}`
+			return b.Tar(t)
 		}, ErrInvalidMetadata, "9.9.9"},
 		{"index.json names a missing blob", func(t *testing.T) []byte {
-			b := &layoutBuilder{}
-			b.index(ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("gone"), Size: 4})
-			return b.tar(t)
+			b := &testimage.Layout{}
+			b.Index(ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("gone"), Size: 4})
+			return b.Tar(t)
 		}, ErrMissingBlob, digest.FromString("gone").String()},
 		{"manifest size differs from its descriptor", func(t *testing.T) []byte {
-			b := &layoutBuilder{}
-			d := b.image("amd64", "l")
+			b := &testimage.Layout{}
+			d := b.Image("amd64", "l")
 			d.Size++
-			b.index(d)
-			return b.tar(t)
+			b.Index(d)
+			return b.Tar(t)
 		}, ErrSizeMismatch, "declared"},
 		{"manifest content differs from its digest", func(t *testing.T) []byte {
-			b := &layoutBuilder{}
-			d := b.image("amd64", "l")
-			m := &b.files[len(b.files)-1]
-			m.body = strings.Replace(m.body, `"schemaVersion":2`, `"schemaVersion":3`, 1)
-			b.index(d)
-			return b.tar(t)
+			b := &testimage.Layout{}
+			d := b.Image("amd64", "l")
+			m := &b.Files[len(b.Files)-1]
+			m.Body = strings.Replace(m.Body, `"schemaVersion":2`, `"schemaVersion":3`, 1)
+			b.Index(d)
+			return b.Tar(t)
 		}, ErrDigestMismatch, "content is"},
 		{"indexes nested too deep", func(t *testing.T) []byte {
-			b := &layoutBuilder{}
-			d := b.image("amd64", "l")
+			b := &testimage.Layout{}
+			d := b.Image("amd64", "l")
 			for range maxIndexDepth + 1 {
 				idx := ocispec.Index{MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{d}}
 				idx.SchemaVersion = 2
-				d = b.jsonBlob(ocispec.MediaTypeImageIndex, idx)
+				d = b.JSONBlob(ocispec.MediaTypeImageIndex, idx)
 			}
-			b.index(d)
-			return b.tar(t)
+			b.Index(d)
+			return b.Tar(t)
 		}, ErrInvalidMetadata, "nested deeper"},
 	}
 	for _, tt := range tests {
@@ -194,7 +122,7 @@ func TestOpenRejectsBadArchives(t *testing.T) {
 }
 
 func TestReaderSelect(t *testing.T) {
-	path := writeFile(t, "two.tar", twoImages().tar(t))
+	path := writeFile(t, "two.tar", twoImages().Tar(t))
 	r, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -241,12 +169,12 @@ func TestReaderSelect(t *testing.T) {
 }
 
 func TestOpenBlobVerifies(t *testing.T) {
-	b := &layoutBuilder{}
-	good := b.image("amd64", "the layer")
-	b.index(good)
+	b := &testimage.Layout{}
+	good := b.Image("amd64", "the layer")
+	b.Index(good)
 	layer := digest.FromString("the layer")
-	b.files = append(b.files, fileEntry{"blobs/sha256/" + layer.Encoded(), "the LAYER"}) // a later duplicate wins
-	r, err := Open(writeFile(t, "x.tar", b.tar(t)), Options{})
+	b.Files = append(b.Files, testimage.File{Name: "blobs/sha256/" + layer.Encoded(), Body: "the LAYER"}) // a later duplicate wins
+	r, err := Open(writeFile(t, "x.tar", b.Tar(t)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -267,37 +195,37 @@ func TestOpenBlobVerifies(t *testing.T) {
 func TestImagesOfLayouts(t *testing.T) {
 	tests := []struct {
 		name      string
-		build     func(b *layoutBuilder)
+		build     func(b *testimage.Layout)
 		platforms []string // of image @0
 		names     []string
 	}{
-		{"multi-platform index", func(b *layoutBuilder) {
-			b.index(named(b.jsonBlob(ocispec.MediaTypeImageIndex, indexOf(b.image("amd64", "a"), b.image("arm64", "b"))), "multi"))
+		{"multi-platform index", func(b *testimage.Layout) {
+			b.Index(testimage.Named(b.JSONBlob(ocispec.MediaTypeImageIndex, indexOf(b.Image("amd64", "a"), b.Image("arm64", "b"))), "multi"))
 		}, []string{"linux/amd64", "linux/arm64"}, []string{"multi"}},
-		{"nested index", func(b *layoutBuilder) {
-			inner := b.jsonBlob(ocispec.MediaTypeImageIndex, indexOf(b.image("arm64", "b")))
-			b.index(b.jsonBlob(ocispec.MediaTypeImageIndex, indexOf(b.image("amd64", "a"), inner)))
+		{"nested index", func(b *testimage.Layout) {
+			inner := b.JSONBlob(ocispec.MediaTypeImageIndex, indexOf(b.Image("arm64", "b")))
+			b.Index(b.JSONBlob(ocispec.MediaTypeImageIndex, indexOf(b.Image("amd64", "a"), inner)))
 		}, []string{"linux/amd64", "linux/arm64"}, nil},
-		{"index member not exported", func(b *layoutBuilder) {
+		{"index member not exported", func(b *testimage.Layout) {
 			absent := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("arm64"), Size: 6}
-			b.index(b.jsonBlob(ocispec.MediaTypeImageIndex, indexOf(b.image("amd64", "a"), absent)))
+			b.Index(b.JSONBlob(ocispec.MediaTypeImageIndex, indexOf(b.Image("amd64", "a"), absent)))
 		}, []string{"linux/amd64"}, nil},
-		{"artifact", func(b *layoutBuilder) {
-			b.index(named(b.blob("application/vnd.example.sbom+json", []byte(`{}`)), "sbom"))
+		{"artifact", func(b *testimage.Layout) {
+			b.Index(testimage.Named(b.Blob("application/vnd.example.sbom+json", []byte(`{}`)), "sbom"))
 		}, nil, []string{"sbom"}},
-		{"containerd name and docker 25 RepoTags", func(b *layoutBuilder) {
-			m := b.image("amd64", "a")
+		{"containerd name and docker 25 RepoTags", func(b *testimage.Layout) {
+			m := b.Image("amd64", "a")
 			m.Annotations = map[string]string{ocispec.AnnotationRefName: "1", AnnotationContainerdImageName: "example.com/x:1"}
-			b.index(m)
-			config := digest.FromBytes([]byte(b.files[1].body))
-			b.add(dockerManifestFile, []byte(`[{"Config":"blobs/sha256/`+config.Encoded()+`","RepoTags":["example.com/x:1","x:2"],"Layers":[]}]`))
+			b.Index(m)
+			config := digest.FromBytes([]byte(b.Files[1].Body))
+			b.Add(dockerManifestFile, []byte(`[{"Config":"blobs/sha256/`+config.Encoded()+`","RepoTags":["example.com/x:1","x:2"],"Layers":[]}]`))
 		}, []string{"linux/amd64"}, []string{"1", "example.com/x:1", "x:2"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &layoutBuilder{}
+			b := &testimage.Layout{}
 			tt.build(b)
-			r, err := Open(writeFile(t, "x.tar", b.tar(t)), Options{})
+			r, err := Open(writeFile(t, "x.tar", b.Tar(t)), Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -332,18 +260,18 @@ func indexOf(manifests ...ocispec.Descriptor) ocispec.Index {
 // TestOpenNamesSharedManifests: one manifest listed twice, under two names, as
 // when the same image is saved under two tags; each entry keeps its own name.
 func TestOpenNamesSharedManifests(t *testing.T) {
-	b := &layoutBuilder{}
-	m := b.image("amd64", "layer")
+	b := &testimage.Layout{}
+	m := b.Image("amd64", "layer")
 	one, two := m, m
 	one.Annotations = NameAnnotations("example.com/one:1")
 	two.Annotations = NameAnnotations("example.com/two:1")
-	b.index(one, two)
-	config, layer := b.files[1], b.files[0]
+	b.Index(one, two)
+	config, layer := b.Files[1], b.Files[0]
 	item := func(tag string) string {
-		return `{"Config":"` + config.name + `","RepoTags":["` + tag + `"],"Layers":["` + layer.name + `"]}`
+		return `{"Config":"` + config.Name + `","RepoTags":["` + tag + `"],"Layers":["` + layer.Name + `"]}`
 	}
-	b.add(dockerManifestFile, []byte("["+item("example.com/one:1")+","+item("example.com/two:1")+"]"))
-	r, err := Open(writeFile(t, "x.tar", b.tar(t)), Options{})
+	b.Add(dockerManifestFile, []byte("["+item("example.com/one:1")+","+item("example.com/two:1")+"]"))
+	r, err := Open(writeFile(t, "x.tar", b.Tar(t)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -354,16 +282,16 @@ func TestOpenNamesSharedManifests(t *testing.T) {
 		if err != nil || img.Position != i {
 			t.Errorf("Select(%s) = %v, %v; want @%d", name, img, err, i)
 		}
-		if !slices.Equal(img.dockerTags(), []string{name}) {
-			t.Errorf("@%d RepoTags %v, want [%s]", i, img.dockerTags(), name)
+		if !slices.Equal(img.DockerTags(), []string{name}) {
+			t.Errorf("@%d RepoTags %v, want [%s]", i, img.DockerTags(), name)
 		}
 	}
 }
 
 func TestBlobSectionAndOpenStream(t *testing.T) {
-	b := &layoutBuilder{}
-	b.index(b.image("amd64", "the layer"))
-	data := b.tar(t)
+	b := &testimage.Layout{}
+	b.Index(b.Image("amd64", "the layer"))
+	data := b.Tar(t)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
 	zw.Write(data)

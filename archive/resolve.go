@@ -125,7 +125,7 @@ func (r *Reader) holds(d ocispec.Descriptor) bool {
 
 // readJSON reads the manifest or index d, verified, into v.
 func (r *Reader) readJSON(d ocispec.Descriptor, v any) error {
-	data, err := r.readBlob(d.Digest, d.Size, maxManifestSize)
+	data, err := r.readBlob(d.Digest, d.Size, MaxManifestSize)
 	if err != nil {
 		return err
 	}

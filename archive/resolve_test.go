@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -19,19 +20,19 @@ func withPlatform(d ocispec.Descriptor, os, arch, variant string) ocispec.Descri
 // multiPlatform is a layout with an index of amd64, arm64/v8 and arm/v6 images named "multi",
 // and a single amd64 image named "single"; it returns the manifests by platform.
 func multiPlatform(t *testing.T) (*Reader, map[string]ocispec.Descriptor) {
-	b := &layoutBuilder{}
+	b := &testimage.Layout{}
 	ms := map[string]ocispec.Descriptor{
-		"linux/amd64":    withPlatform(b.image("amd64", "layer amd64"), "linux", "amd64", ""),
-		"linux/arm64/v8": withPlatform(b.image("arm64", "layer arm64"), "linux", "arm64", "v8"),
-		"linux/arm/v6":   withPlatform(b.image("arm", "layer arm"), "linux", "arm", "v6"),
+		"linux/amd64":    withPlatform(b.Image("amd64", "layer amd64"), "linux", "amd64", ""),
+		"linux/arm64/v8": withPlatform(b.Image("arm64", "layer arm64"), "linux", "arm64", "v8"),
+		"linux/arm/v6":   withPlatform(b.Image("arm", "layer arm"), "linux", "arm", "v6"),
 	}
 	idx := indexOf(ms["linux/amd64"], ms["linux/arm64/v8"], ms["linux/arm/v6"])
 	idx.MediaType = ocispec.MediaTypeImageIndex
 	idx.SchemaVersion = 2
-	index := b.jsonBlob(ocispec.MediaTypeImageIndex, idx)
-	ms["single"] = b.image("amd64", "layer single")
-	b.index(named(index, "multi"), named(ms["single"], "single"))
-	r, err := Open(writeFile(t, "multi.tar", b.tar(t)), Options{})
+	index := b.JSONBlob(ocispec.MediaTypeImageIndex, idx)
+	ms["single"] = b.Image("amd64", "layer single")
+	b.Index(testimage.Named(index, "multi"), testimage.Named(ms["single"], "single"))
+	r, err := Open(writeFile(t, "multi.tar", b.Tar(t)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -106,7 +107,7 @@ func TestReaderResolveDockerSave(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	res, err := r.Resolve(Selector{position: -1}, &ocispec.Platform{OS: "linux", Architecture: "amd64"})
+	res, err := r.Resolve(Selector{}, &ocispec.Platform{OS: "linux", Architecture: "amd64"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,15 +134,15 @@ func digestStrings(ds []digest.Digest) []string {
 // sharedIndexes is a layout whose image is an index listing the same index
 // twice, itself listing another twice, down to one manifest.
 func sharedIndexes(t *testing.T) []byte {
-	b := &layoutBuilder{}
-	d := withPlatform(b.image("amd64", "the layer"), "linux", "amd64", "")
+	b := &testimage.Layout{}
+	d := withPlatform(b.Image("amd64", "the layer"), "linux", "amd64", "")
 	for range maxIndexDepth - 1 {
 		idx := indexOf(d, d)
 		idx.MediaType, idx.SchemaVersion = ocispec.MediaTypeImageIndex, 2
-		d = b.jsonBlob(ocispec.MediaTypeImageIndex, idx)
+		d = b.JSONBlob(ocispec.MediaTypeImageIndex, idx)
 	}
-	b.index(named(d, "shared"))
-	return b.tar(t)
+	b.Index(testimage.Named(d, "shared"))
+	return b.Tar(t)
 }
 
 func TestReaderReadsSharedIndexesOnce(t *testing.T) {
@@ -159,7 +160,7 @@ func TestReaderReadsSharedIndexesOnce(t *testing.T) {
 		name string
 		run  func() error
 	}{
-		{"Resolve", func() error { _, err := r.Resolve(Selector{position: -1}, amd64); return err }},
+		{"Resolve", func() error { _, err := r.Resolve(Selector{}, amd64); return err }},
 		{"Export", func() error { return Export(io.Discard, r, r.Images()[0]) }},
 		{"Export amd64", func() error { return Export(io.Discard, r, r.Images()[0], *amd64) }},
 	}

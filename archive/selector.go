@@ -15,13 +15,13 @@ import (
 // manifest digest (@sha256:...). The zero Selector picks the only image.
 type Selector struct {
 	name     string
-	position int // -1 when not selecting by position
+	position int // the position + 1; 0 when not selecting by position, so that the zero Selector picks the only image
 	digest   digest.Digest
 }
 
 // ParseSelector parses the SELECTOR of oci-tar:PATH[:SELECTOR].
 func ParseSelector(s string) (Selector, error) {
-	sel := Selector{position: -1}
+	var sel Selector
 	switch {
 	case s == "":
 	case strings.HasPrefix(s, "@") && strings.Contains(s, ":"):
@@ -35,7 +35,7 @@ func ParseSelector(s string) (Selector, error) {
 		if err != nil || n < 0 {
 			return Selector{}, fmt.Errorf("%w %q: @ takes a position from 0 or a digest", ErrBadSelector, s)
 		}
-		sel.position = n
+		sel.position = n + 1
 	default:
 		sel.name = s
 	}
@@ -44,7 +44,7 @@ func ParseSelector(s string) (Selector, error) {
 
 // IsZero reports whether the selector picks the only image.
 func (s Selector) IsZero() bool {
-	return s.name == "" && s.position < 0 && s.digest == ""
+	return s.name == "" && s.position == 0 && s.digest == ""
 }
 
 // Name is the name the selector matches, "" when it selects otherwise.
@@ -55,8 +55,8 @@ func (s Selector) String() string {
 	switch {
 	case s.digest != "":
 		return "@" + s.digest.String()
-	case s.position >= 0:
-		return "@" + strconv.Itoa(s.position)
+	case s.position > 0:
+		return "@" + strconv.Itoa(s.position-1)
 	}
 	return s.name
 }
@@ -66,8 +66,8 @@ func (s Selector) Matches(img Image) bool {
 	switch {
 	case s.digest != "":
 		return img.Descriptor.Digest == s.digest
-	case s.position >= 0:
-		return img.Position == s.position
+	case s.position > 0:
+		return img.Position == s.position-1
 	case s.name != "":
 		return slices.ContainsFunc(img.Names, func(n string) bool { return nameMatches(s.name, n) })
 	}

@@ -7,6 +7,8 @@ import (
 	"io"
 	"path"
 	"strings"
+
+	"github.com/ocitar/ocitar/internal/tarname"
 )
 
 // maxLinkDepth bounds how many links are followed to resolve one name.
@@ -114,7 +116,7 @@ func newEntry(hdr *tar.Header, offset int64) (*Entry, error) {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil, nil // PAX records for what follows; GNU tar names it /tmp/GlobalHead.N
 	}
-	name, err := cleanName(hdr.Name)
+	name, err := tarname.Clean(hdr.Name)
 	if err != nil {
 		return nil, err
 	}
@@ -144,18 +146,6 @@ func isSparse(hdr *tar.Header) bool {
 		}
 	}
 	return false
-}
-
-// cleanName turns a header name into the key of the index: cleaned, relative, no "./".
-func cleanName(raw string) (string, error) {
-	if strings.HasPrefix(raw, "/") {
-		return "", fmt.Errorf("%w: entry %q has an absolute name", ErrUnsafeEntry, raw)
-	}
-	name := path.Clean(raw)
-	if name == ".." || strings.HasPrefix(name, "../") {
-		return "", fmt.Errorf("%w: entry %q points outside the archive", ErrUnsafeEntry, raw)
-	}
-	return name, nil
 }
 
 // add records e under its cleaned name; a later entry of the same name

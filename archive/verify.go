@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ocitar/ocitar/internal/compression"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -37,7 +38,7 @@ func (r *Reader) verify(problems []error) Report {
 	rep := Report{Images: len(r.images), Problems: problems}
 	seen := map[digest.Digest]bool{}
 	for _, img := range r.images {
-		for _, b := range img.blobs {
+		for _, b := range img.Blobs {
 			if seen[b.Digest] {
 				continue
 			}
@@ -68,7 +69,7 @@ func nameProblems(path string, problems []error) []error {
 // A docker-save layer stored compressed was decompressed and checked against
 // its DiffID when the archive was opened, and its size learnt then.
 func (r *Reader) verifyBlob(d digest.Digest, declared int64) error {
-	if src, ok := r.blobs[d]; ok && src.decompress != uncompressed && src.size == declared {
+	if src, ok := r.blobs[d]; ok && src.decompress != compression.Uncompressed && src.size == declared {
 		return nil
 	}
 	rc, size, err := r.OpenBlob(d)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ocitar/ocitar/internal/malicious"
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -50,19 +51,19 @@ func TestVerifyCorpus(t *testing.T) {
 // TestVerifyReportsEveryProblem: problems in the tar, in index.json and in
 // the blobs of several images are all reported, and the images are counted.
 func TestVerifyReportsEveryProblem(t *testing.T) {
-	b := &layoutBuilder{}
+	b := &testimage.Layout{}
 	missing := ocispec.Descriptor{MediaType: ocispec.MediaTypeImageManifest, Digest: digest.FromString("absent"), Size: 2}
-	b.index(b.image("amd64", "good layer"), b.image("arm64", "corrupt layer"), b.image("s390x", "dangling layer"), missing)
-	b.add("/absolute", []byte("x"))
-	for i, f := range b.files {
-		switch f.body {
+	b.Index(b.Image("amd64", "good layer"), b.Image("arm64", "corrupt layer"), b.Image("s390x", "dangling layer"), missing)
+	b.Add("/absolute", []byte("x"))
+	for i, f := range b.Files {
+		switch f.Body {
 		case "corrupt layer":
-			b.files[i].body = "corrupt LAYER"
+			b.Files[i].Body = "corrupt LAYER"
 		case "dangling layer":
-			b.files[i].name = "elsewhere"
+			b.Files[i].Name = "elsewhere"
 		}
 	}
-	rep := Verify(writeFile(t, "multi.tar", b.tar(t)), Options{})
+	rep := Verify(writeFile(t, "multi.tar", b.Tar(t)), Options{})
 	kinds := []error{ErrUnsafeEntry, ErrMissingBlob, ErrDigestMismatch, ErrMissingBlob}
 	if rep.Images != 3 || len(rep.Problems) != len(kinds) {
 		t.Fatalf("Verify = %d images, problems %v; want 3 images, %d problems", rep.Images, rep.Problems, len(kinds))

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"os"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/ocitar/ocitar/internal/hashing"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -88,7 +88,7 @@ func (w *Writer) Has(d digest.Digest) (int64, bool) {
 // a read error fails the call with nothing of the blob referenced. A blob
 // already stored is not read again.
 func (w *Writer) PutBlob(r io.Reader, d digest.Digest, size int64) (digest.Digest, int64, error) {
-	return w.putBlob(r, d, size, newHashingReader)
+	return w.putBlob(r, d, size, hashing.NewReader)
 }
 
 // PutCheckedBlob is PutBlob for a caller that checks the digest of r itself,
@@ -97,11 +97,11 @@ func (w *Writer) PutBlob(r io.Reader, d digest.Digest, size int64) (digest.Diges
 // digest and size is then counted, not hashed a second time; one of unknown
 // digest or size is hashed as by PutBlob.
 func (w *Writer) PutCheckedBlob(r io.Reader, d digest.Digest, size int64) (digest.Digest, int64, error) {
-	return w.putBlob(r, d, size, func(r io.Reader, _ digest.Algorithm) *hashingReader { return newCountingReader(r) })
+	return w.putBlob(r, d, size, func(r io.Reader, _ digest.Algorithm) *hashing.Reader { return hashing.NewCountingReader(r) })
 }
 
 // putBlob stores a blob, reading one of known digest and size through known(r).
-func (w *Writer) putBlob(r io.Reader, d digest.Digest, size int64, known func(io.Reader, digest.Algorithm) *hashingReader) (digest.Digest, int64, error) {
+func (w *Writer) putBlob(r io.Reader, d digest.Digest, size int64, known func(io.Reader, digest.Algorithm) *hashing.Reader) (digest.Digest, int64, error) {
 	if n, ok := w.blobs[d]; ok {
 		return d, n, nil
 	}
@@ -160,12 +160,12 @@ func (w *Writer) AddImage(desc ocispec.Descriptor, repoTags []string) error {
 // CopyImage stores every blob of img that r holds and this archive lacks, each
 // verified, and adds img under the names it has in r.
 func (w *Writer) CopyImage(r *Reader, img Image) error {
-	for _, b := range img.blobs {
+	for _, b := range img.Blobs {
 		if err := w.copyBlob(r, b); err != nil {
 			return fmt.Errorf("copying image %s: %w", img, err)
 		}
 	}
-	return w.AddImage(img.indexDescriptor(), img.dockerTags())
+	return w.AddImage(img.indexDescriptor(), img.DockerTags())
 }
 
 func (w *Writer) copyBlob(r *Reader, b ocispec.Descriptor) error {
@@ -336,14 +336,14 @@ func (w *Writer) ensureDirs(alg digest.Algorithm) error {
 }
 
 // putKnown streams a blob of known digest and size, hashed through hr: header, then data.
-func (w *Writer) putKnown(hr *hashingReader, d digest.Digest, size int64) error {
+func (w *Writer) putKnown(hr *hashing.Reader, d digest.Digest, size int64) error {
 	start := w.pos
 	err := w.writeEntry(blobPath(d), hr, size)
 	if err == nil {
-		err = hr.expectEOF(size)
+		err = hr.ExpectEOF(size)
 	}
 	if err == nil {
-		err = hr.verify(d, size)
+		err = hr.Verify(d, size)
 	}
 	if err != nil {
 		return w.rewind(start, err)
@@ -360,11 +360,11 @@ func (w *Writer) putPatched(r io.Reader, alg digest.Algorithm, d digest.Digest, 
 	if err := w.writeHeader(placeholder, '0', 0o644, 0); err != nil {
 		return "", 0, err
 	}
-	hr := newHashingReader(r, alg)
+	hr := hashing.NewReader(r, alg)
 	n, err := io.Copy(writerFunc(w.write), hr)
-	got := hr.digest()
+	got := hr.Digest()
 	if err == nil {
-		err = hr.verify(d, size)
+		err = hr.Verify(d, size)
 	}
 	if _, dup := w.blobs[got]; err != nil || dup {
 		return got, n, w.rewind(start, err)
@@ -394,13 +394,13 @@ func (w *Writer) putSpooled(r io.Reader, alg digest.Algorithm, d digest.Digest, 
 	}
 	defer os.Remove(tmp.Name())
 	defer tmp.Close()
-	hr := newHashingReader(r, alg)
+	hr := hashing.NewReader(r, alg)
 	n, err := io.Copy(tmp, hr)
 	if err != nil {
 		return "", 0, fmt.Errorf("spooling a blob to %s: %w", tmp.Name(), err)
 	}
-	got := hr.digest()
-	if err := hr.verify(d, size); err != nil {
+	got := hr.Digest()
+	if err := hr.Verify(d, size); err != nil {
 		return "", 0, err
 	}
 	if _, dup := w.blobs[got]; dup {
@@ -505,96 +505,3 @@ func (f writerFunc) Write(p []byte) (int, error) {
 
 // hashChunk is how many bytes a hashingReader gathers before it hashes them
 // on another goroutine.
-const hashChunk = 1 << 20
-
-// hashingReader hashes and counts what is read through it. It hashes in the
-// background, a chunk at a time, so that hashing runs on another core
-// alongside whatever the caller does with the bytes (often a second hash, by
-// containers/image's copy engine, and a write).
-type hashingReader struct {
-	r       io.Reader
-	alg     digest.Algorithm
-	h       hash.Hash // nil: the reader only counts
-	n       int64
-	pending []byte        // read, not yet hashed
-	spare   []byte        // the chunk hashed in the background, then pending's next buffer
-	hashed  chan struct{} // closed when the background hashing ends; nil when none runs
-}
-
-func newHashingReader(r io.Reader, alg digest.Algorithm) *hashingReader {
-	return &hashingReader{r: r, alg: alg, h: alg.Hash()}
-}
-
-// newCountingReader counts what is read through it, for a caller that checks
-// the digest itself.
-func newCountingReader(r io.Reader) *hashingReader {
-	return &hashingReader{r: r}
-}
-
-func (h *hashingReader) Read(p []byte) (int, error) {
-	n, err := h.r.Read(p)
-	h.n += int64(n)
-	if h.h != nil {
-		h.pending = append(h.pending, p[:n]...)
-		if len(h.pending) >= hashChunk {
-			h.hashInBackground()
-		}
-	}
-	return n, err
-}
-
-// hashInBackground hands pending to a goroutine that hashes it, once the
-// previous chunk is hashed.
-func (h *hashingReader) hashInBackground() {
-	h.wait()
-	chunk := h.pending
-	h.pending, h.spare = h.spare[:0], chunk
-	done := make(chan struct{})
-	h.hashed = done
-	go func() {
-		h.h.Write(chunk)
-		close(done)
-	}()
-}
-
-func (h *hashingReader) wait() {
-	if h.hashed != nil {
-		<-h.hashed
-		h.hashed = nil
-	}
-}
-
-// digest is the digest of everything read so far.
-func (h *hashingReader) digest() digest.Digest {
-	h.wait()
-	h.h.Write(h.pending)
-	h.pending = h.pending[:0]
-	return digest.NewDigest(h.alg, h.h)
-}
-
-// expectEOF fails if the stream holds more than size bytes.
-func (h *hashingReader) expectEOF(size int64) error {
-	var one [1]byte
-	n, err := io.ReadFull(h.r, one[:])
-	if n > 0 {
-		return fmt.Errorf("%w: blob is longer than the %d bytes declared", ErrSizeMismatch, size)
-	}
-	if err != io.EOF {
-		return err // the source's own verdict at its end, such as a failed digest check
-	}
-	return nil
-}
-
-// verify checks what was read against the expected digest and size, where known.
-func (h *hashingReader) verify(d digest.Digest, size int64) error {
-	if size >= 0 && h.n != size {
-		return fmt.Errorf("%w: blob has %d bytes, %d declared", ErrSizeMismatch, h.n, size)
-	}
-	if d == "" || h.h == nil {
-		return nil
-	}
-	if got := h.digest(); got != d {
-		return fmt.Errorf("%w: blob %s: content is %s", ErrDigestMismatch, d, got)
-	}
-	return nil
-}

@@ -9,13 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	specs "github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -132,13 +132,6 @@ func putImage(t *testing.T, w *Writer, decl declare, name string, layers ...[]by
 	return desc
 }
 
-// testBytes is n pseudo-random bytes drawn from seed.
-func testBytes(seed uint64, n int) []byte {
-	b := make([]byte, n)
-	rand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)}).Read(b)
-	return b
-}
-
 // tarEntry is one entry of an archive, as archive/tar reads it.
 type tarEntry struct {
 	hdr  *tar.Header
@@ -204,7 +197,7 @@ func assertEmptyDir(t *testing.T, dir string) {
 }
 
 func TestWriterOutputsAreIdentical(t *testing.T) {
-	layers := [][]byte{testBytes(1, 1<<20+123), {}, testBytes(2, 512), testBytes(3, 513)}
+	layers := [][]byte{testimage.Bytes(1, 1<<20+123), {}, testimage.Bytes(2, 512), testimage.Bytes(3, 513)}
 	var manifest ocispec.Descriptor
 	fill := func(t *testing.T, decl declare) func(w *Writer) {
 		return func(w *Writer) { manifest = putImage(t, w, decl, "example.com/x:1", layers...) }
@@ -279,7 +272,7 @@ func (r *failingReader) Read(p []byte) (int, error) {
 }
 
 func TestWriterDeduplicates(t *testing.T) {
-	a, b := testBytes(4, 100_000), []byte("another blob")
+	a, b := testimage.Bytes(4, 100_000), []byte("another blob")
 	want, err := writeArchive(t, toPipe, WriterOptions{}, func(w *Writer) {
 		putBlob(t, w, declareAll, a)
 		putBlob(t, w, declareAll, b)
@@ -338,7 +331,7 @@ func TestWriterDeduplicates(t *testing.T) {
 }
 
 func TestWriterRejectsBadBlobs(t *testing.T) {
-	content := testBytes(5, 64<<10) // larger than what follows it, so that what a rewind leaves must be truncated
+	content := testimage.Bytes(5, 64<<10) // larger than what follows it, so that what a rewind leaves must be truncated
 	good1, good2 := []byte("good blob before"), []byte("good blob after")
 	n := int64(len(content))
 	errRead := errors.New("read failed")
@@ -420,7 +413,7 @@ func imagePlatforms(img Image) []string {
 
 func blobDigests(img Image) []digest.Digest {
 	var out []digest.Digest
-	for _, b := range img.blobs {
+	for _, b := range img.Blobs {
 		out = append(out, b.Digest)
 	}
 	slices.Sort(out)
@@ -428,11 +421,11 @@ func blobDigests(img Image) []digest.Digest {
 }
 
 func TestWriterRoundTrip(t *testing.T) {
-	b := &layoutBuilder{}
-	single := named(b.image("amd64", "layer-a"), "example.com/a:1")
-	multi := named(b.jsonBlob(ocispec.MediaTypeImageIndex, indexOf(b.image("amd64", "layer-a"), b.image("arm64", "layer-b"))), "multi")
-	b.index(single, multi)
-	layout, err := Open(writeFile(t, "layout.tar", b.tar(t)), Options{})
+	b := &testimage.Layout{}
+	single := testimage.Named(b.Image("amd64", "layer-a"), "example.com/a:1")
+	multi := testimage.Named(b.JSONBlob(ocispec.MediaTypeImageIndex, indexOf(b.Image("amd64", "layer-a"), b.Image("arm64", "layer-b"))), "multi")
+	b.Index(single, multi)
+	layout, err := Open(writeFile(t, "layout.tar", b.Tar(t)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -500,7 +493,7 @@ func TestWriterRoundTrip(t *testing.T) {
 				if got, want := blobDigests(img), blobDigests(want); !slices.Equal(got, want) {
 					t.Errorf("image %d: blobs %s, want %s", i, got, want)
 				}
-				for _, bl := range img.blobs {
+				for _, bl := range img.Blobs {
 					rc, size, err := r.OpenBlob(bl.Digest)
 					if err != nil {
 						t.Fatalf("image %d: %v", i, err)
@@ -688,9 +681,9 @@ func TestWriterRefusesUnwritableDigests(t *testing.T) {
 // TestWriterCopyImageTagsNamedImages: an image an OCI layout names by a docker
 // reference gets that RepoTag in manifest.json, so docker load tags it.
 func TestWriterCopyImageTagsNamedImages(t *testing.T) {
-	b := &layoutBuilder{}
-	b.index(named(b.image("amd64", "layer"), "example.com/a:1"), named(b.image("arm64", "other"), "latest"))
-	r, err := Open(writeFile(t, "src.tar", b.tar(t)), Options{})
+	b := &testimage.Layout{}
+	b.Index(testimage.Named(b.Image("amd64", "layer"), "example.com/a:1"), testimage.Named(b.Image("arm64", "other"), "latest"))
+	r, err := Open(writeFile(t, "src.tar", b.Tar(t)), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -732,11 +725,11 @@ func TestWriterCopyBlobRefusesCorruptContent(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			b := &layoutBuilder{}
-			b.index(named(b.image("amd64", "the layer"), "x"))
+			b := &testimage.Layout{}
+			b.Index(testimage.Named(b.Image("amd64", "the layer"), "x"))
 			layer := digest.FromString("the layer")
-			b.files = append(b.files, fileEntry{"blobs/sha256/" + layer.Encoded(), tt.stored})
-			src := writeFile(t, "src.tar", b.tar(t))
+			b.Files = append(b.Files, testimage.File{Name: "blobs/sha256/" + layer.Encoded(), Body: tt.stored})
+			src := writeFile(t, "src.tar", b.Tar(t))
 			r, err := Open(src, Options{})
 			if err != nil {
 				t.Fatal(err)

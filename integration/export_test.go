@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/store"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -87,8 +88,8 @@ func TestExportOnePlatform(t *testing.T) {
 	}
 }
 
-// loadFile loads the archive at path into store through a pipe, which cannot seek.
-func loadFile(t *testing.T, store archive.Store, path string) (archive.Loaded, error) {
+// loadFile loads the archive at path into st through a pipe, which cannot seek.
+func loadFile(t *testing.T, st store.Store, path string) (store.Loaded, error) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -98,7 +99,7 @@ func loadFile(t *testing.T, store archive.Store, path string) (archive.Loaded, e
 	pr, pw := io.Pipe()
 	go func() { _, err := io.Copy(pw, f); pw.CloseWithError(err) }()
 	defer pr.Close()
-	return archive.Load(store, pr, archive.Options{})
+	return store.Load(st, pr, archive.Options{})
 }
 
 // TestLoadTwice loads archives twice into an OCI layout directory, counts
@@ -106,15 +107,15 @@ func loadFile(t *testing.T, store archive.Store, path string) (archive.Loaded, e
 func TestLoadTwice(t *testing.T) {
 	for _, name := range []string{"sample-multi.oci.tar", "sample.docker.tar", "peers/h-hello-world-docker25.ggcr-fixture.tar"} {
 		t.Run(name, func(t *testing.T) {
-			store, err := archive.OpenLayoutStore(filepath.Join(t.TempDir(), "store"))
+			st, err := store.OpenLayoutStore(filepath.Join(t.TempDir(), "store"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			first, err := loadFile(t, store, testdata(name))
+			first, err := loadFile(t, st, testdata(name))
 			if err != nil {
 				t.Fatal(err)
 			}
-			second, err := loadFile(t, store, testdata(name))
+			second, err := loadFile(t, st, testdata(name))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,9 +136,9 @@ func TestLoadTwice(t *testing.T) {
 				}
 				dir := filepath.Join(t.TempDir(), "dir")
 				run(t, skopeo, "--override-os", platform.OS, "--override-arch", platform.Architecture, "--override-variant", platform.Variant,
-					"copy", "oci:"+store.Dir()+":"+ref, "dir:"+dir)
+					"copy", "oci:"+st.Dir()+":"+ref, "dir:"+dir)
 				if config, _ := readDirImage(t, dir); config != want.Manifest.Config.Digest.String() {
-					t.Errorf("skopeo read config %s from oci:%s:%s, want %s", config, store.Dir(), ref, want.Manifest.Config.Digest)
+					t.Errorf("skopeo read config %s from oci:%s:%s, want %s", config, st.Dir(), ref, want.Manifest.Config.Digest)
 				}
 			}
 		})
@@ -149,23 +150,23 @@ func TestLoadTwice(t *testing.T) {
 func TestLoadIntoReadOnlyStore(t *testing.T) {
 	dir := t.TempDir()
 	mountTmpfs(t, dir, "ro,size=4m")
-	if _, err := archive.OpenLayoutStore(filepath.Join(dir, "store")); err == nil || !strings.Contains(err.Error(), "read-only file system") {
+	if _, err := store.OpenLayoutStore(filepath.Join(dir, "store")); err == nil || !strings.Contains(err.Error(), "read-only file system") {
 		t.Errorf("opening a store on a read-only file system: %v", err)
 	}
 
 	dir = t.TempDir()
 	mountTmpfs(t, dir, "size=16m")
-	store, err := archive.OpenLayoutStore(filepath.Join(dir, "store"))
+	st, err := store.OpenLayoutStore(filepath.Join(dir, "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := treeOf(t, store.Dir())
+	before := treeOf(t, st.Dir())
 	mount(t, "-o", "remount,ro", dir)
-	_, err = loadFile(t, store, testdata("sample.docker.tar"))
-	if err == nil || !strings.Contains(err.Error(), store.Dir()) || !strings.Contains(err.Error(), "read-only file system") {
-		t.Errorf("loading into a read-only store: %v; want an error naming %s", err, store.Dir())
+	_, err = loadFile(t, st, testdata("sample.docker.tar"))
+	if err == nil || !strings.Contains(err.Error(), st.Dir()) || !strings.Contains(err.Error(), "read-only file system") {
+		t.Errorf("loading into a read-only store: %v; want an error naming %s", err, st.Dir())
 	}
-	if after := treeOf(t, store.Dir()); !slices.Equal(before, after) {
+	if after := treeOf(t, st.Dir()); !slices.Equal(before, after) {
 		t.Errorf("the store held %v, now %v", before, after)
 	}
 }

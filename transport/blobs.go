@@ -12,7 +12,7 @@ import (
 )
 
 // BlobOpener makes an ImageSource of any transport an archive.BlobOpener, so
-// that archive.OpenLayer, ExtractLayers and Unpack read from it. Every blob is
+// that rootfs.OpenLayer, ExtractLayers and Unpack read from it. Every blob is
 // verified against its digest, and against its size where known, whether or
 // not the transport verifies it itself. It is safe for concurrent use when the
 // source's HasThreadSafeGetBlob is true.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/internal/pending"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"go.podman.io/image/v5/types"
 )
@@ -19,7 +20,7 @@ import (
 // are copied across rather than sent again.
 type ArchiveWriter struct {
 	path  string
-	file  *archive.PendingFile // nil when writing to stdout
+	file  *pending.File // nil when writing to stdout
 	w     *archive.Writer
 	old   *archive.Reader // the archive being added to, or nil
 	added []addedImage
@@ -57,7 +58,7 @@ func NewArchiveWriter(sys *types.SystemContext, path string, opts ArchiveOptions
 			return nil, err
 		}
 	}
-	if a.file, err = archive.CreatePending(path); err != nil {
+	if a.file, err = pending.Create(path); err != nil {
 		a.Close()
 		return nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/rootfs"
 	"github.com/ocitar/ocitar/transport"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
@@ -89,11 +90,11 @@ func runUnpack(g *globalOptions, o *unpackOptions, name, dir string, stderr io.W
 		}
 	}
 	infos := img.LayerInfos()
-	opts := archive.UnpackOptions{Chown: o.chown, Warn: func(err error) { printLine(stderr, "warning: ", err) }}
+	opts := rootfs.UnpackOptions{Chown: o.chown, Warn: func(err error) { printLine(stderr, "warning: ", err) }}
 	if len(config.RootFS.DiffIDs) == len(infos) {
 		opts.DiffIDs = config.RootFS.DiffIDs
 	}
-	return archive.Unpack(ctx, transport.NewBlobOpener(ctx, src, infos), layerDescriptors(infos), dir, opts)
+	return rootfs.Unpack(ctx, transport.NewBlobOpener(ctx, src, infos), layerDescriptors(infos), dir, opts)
 }
 
 // allowedImage is the image of src for sys's platform, if the signature policy accepts it.

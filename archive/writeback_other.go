@@ -1,8 +1,0 @@
-//go:build !linux
-
-package archive
-
-import "os"
-
-// startWriteback does nothing where sync_file_range(2) does not exist; Commit's fsync writes everything.
-func startWriteback(*os.File) {}
