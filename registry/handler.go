@@ -35,7 +35,8 @@ type Options struct {
 // Handler serves archives read-only over the OCI Distribution API v2.
 // It is safe for concurrent use.
 type Handler struct {
-	opts Options
+	opts      Options
+	replacing sync.Mutex // one Replace at a time
 
 	mu      sync.RWMutex
 	current *served
@@ -70,6 +71,8 @@ func New(archives []Archive, opts Options) (*Handler, error) {
 // whose manifests cannot be read), it closes the new readers and keeps
 // serving the old ones.
 func (h *Handler) Replace(archives []Archive) error {
+	h.replacing.Lock()
+	defer h.replacing.Unlock()
 	h.mu.RLock()
 	old := h.current
 	h.mu.RUnlock()
@@ -134,6 +137,8 @@ func retire(old, next *served) {
 
 // Close stops serving, waits for the requests under way and closes every archive.
 func (h *Handler) Close() error {
+	h.replacing.Lock()
+	defer h.replacing.Unlock()
 	h.mu.Lock()
 	old := h.current
 	h.current = &served{catalog: newCatalog(nil, h.opts.Log)}

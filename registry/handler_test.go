@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
@@ -103,7 +104,7 @@ type fixture struct {
 func newFixture(t *testing.T) fixture {
 	t.Helper()
 	l := newLayout()
-	f := fixture{big: randomBytes(1, 3<<20), small: []byte("a small layer")}
+	f := fixture{big: testimage.Bytes(1, 3<<20), small: []byte("a small layer")}
 	f.bigDigest = digest.FromBytes(f.big)
 	f.app = l.image([]string{"example.com/team/app:1"}, "app", f.big, f.small)
 	f.app2 = l.image([]string{"example.com/team/app:2"}, "app2", f.small)
@@ -112,9 +113,9 @@ func newFixture(t *testing.T) fixture {
 	f.bare = l.image([]string{"latest"}, "bare", f.small)
 	f.child = l.manifest("child", f.small)
 	f.child.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
-	f.multi = l.blob(ocispec.MediaTypeImageIndex, mustJSON(ocispec.Index{
+	f.multi = l.jsonBlob(ocispec.MediaTypeImageIndex, ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{f.child},
-	}))
+	})
 	l.list(f.multi, "example.com/team/multi:2")
 	f.sbom = l.referrer(f.app, "application/vnd.example.sbom")
 	f.sig = l.referrer(f.app, "application/vnd.example.sig")

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -20,10 +21,11 @@ type corruptFixture struct {
 func newCorruptFixture(t *testing.T) corruptFixture {
 	t.Helper()
 	l := newLayout()
-	big, small, good := randomBytes(2, 2*smallBlob), []byte("small, corrupt"), []byte("good")
+	big, small, good := testimage.Bytes(2, 2*smallBlob), []byte("small, corrupt"), []byte("good")
 	l.image([]string{"example.com/bad:1"}, "bad", big, small, good)
 	f := corruptFixture{big: digest.FromBytes(big), small: digest.FromBytes(small), good: digest.FromBytes(good), bigSize: len(big)}
-	l.corrupt[f.big], l.corrupt[f.small] = true, true
+	l.corrupt(f.big)
+	l.corrupt(f.small)
 	f.path = l.write(t, t.TempDir(), "bad.tar")
 	return f
 }

@@ -1,44 +1,56 @@
 package registry
 
 import (
-	"archive/tar"
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/opencontainers/image-spec/specs-go"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// testLayout builds an OCI layout tar for the tests: blobs, images named as
-// given, and, for the integrity tests, blobs stored with other bytes than
-// their digest says.
+// testLayout builds OCI layout tars for the tests on testimage.Layout: each
+// blob stored once, images listed under the names given, and blobs stored
+// again with other bytes than their digest says (the last copy is served).
 type testLayout struct {
-	blobs   map[digest.Digest][]byte
-	order   []digest.Digest
-	index   []ocispec.Descriptor
-	corrupt map[digest.Digest]bool
+	testimage.Layout
+	blobs map[digest.Digest][]byte
+	index []ocispec.Descriptor
 }
 
 func newLayout() *testLayout {
-	return &testLayout{blobs: map[digest.Digest][]byte{}, corrupt: map[digest.Digest]bool{}}
+	return &testLayout{blobs: map[digest.Digest][]byte{}}
 }
 
 func (l *testLayout) blob(mediaType string, data []byte) ocispec.Descriptor {
 	d := digest.FromBytes(data)
 	if _, ok := l.blobs[d]; !ok {
 		l.blobs[d] = data
-		l.order = append(l.order, d)
+		l.Blob(mediaType, data)
 	}
 	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(data))}
+}
+
+func (l *testLayout) jsonBlob(mediaType string, v any) ocispec.Descriptor {
+	data, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return l.blob(mediaType, data)
+}
+
+// corrupt stores blob d again with its last byte flipped.
+func (l *testLayout) corrupt(d digest.Digest) {
+	data := slices.Clone(l.blobs[d])
+	data[len(data)-1] ^= 0xff
+	l.Add("blobs/sha256/"+d.Encoded(), data)
 }
 
 // manifest stores an image manifest of a config unique to seed and layers.
@@ -51,7 +63,7 @@ func (l *testLayout) manifest(seed string, layers ...[]byte) ocispec.Descriptor 
 	for _, layer := range layers {
 		m.Layers = append(m.Layers, l.blob(ocispec.MediaTypeImageLayer, layer))
 	}
-	return l.blob(ocispec.MediaTypeImageManifest, mustJSON(m))
+	return l.jsonBlob(ocispec.MediaTypeImageManifest, m)
 }
 
 // image stores a manifest and lists it in index.json under names (ref.name
@@ -73,7 +85,8 @@ func (l *testLayout) list(d ocispec.Descriptor, names ...string) {
 	l.index = append(l.index, d)
 }
 
-// referrer stores an artifact manifest whose subject is subject and lists it, unnamed.
+// referrer stores an artifact manifest whose subject is subject and lists it,
+// unnamed. The descriptor returned carries the manifest's annotations.
 func (l *testLayout) referrer(subject ocispec.Descriptor, artifactType string) ocispec.Descriptor {
 	subject.Annotations = nil
 	m := ocispec.Manifest{
@@ -85,7 +98,7 @@ func (l *testLayout) referrer(subject ocispec.Descriptor, artifactType string) o
 		Subject:      &subject,
 		Annotations:  map[string]string{"org.example.kind": artifactType},
 	}
-	d := l.blob(ocispec.MediaTypeImageManifest, mustJSON(m))
+	d := l.jsonBlob(ocispec.MediaTypeImageManifest, m)
 	l.list(d)
 	d.Annotations = m.Annotations
 	return d
@@ -94,50 +107,12 @@ func (l *testLayout) referrer(subject ocispec.Descriptor, artifactType string) o
 // write writes the layout as a tar file in dir and returns its path.
 func (l *testLayout) write(t *testing.T, dir, name string) string {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	add := func(name string, data []byte) {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg}); err != nil {
-			t.Fatal(err)
-		}
-		tw.Write(data)
-	}
-	add(ocispec.ImageLayoutFile, []byte(`{"imageLayoutVersion":"1.0.0"}`))
-	for _, d := range l.order {
-		data := l.blobs[d]
-		if l.corrupt[d] {
-			data = slices.Clone(data)
-			data[len(data)-1] ^= 0xff
-		}
-		add("blobs/sha256/"+d.Encoded(), data)
-	}
-	add(ocispec.ImageIndexFile, mustJSON(ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: l.index}))
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
+	l.Index(l.index...)
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(path, l.Tar(t), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func mustJSON(v any) []byte {
-	data, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return data
-}
-
-// randomBytes are n bytes of a PRNG seeded with seed.
-func randomBytes(seed uint64, n int) []byte {
-	r := rand.New(rand.NewPCG(seed, seed))
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
 }
 
 // fileSum is the SHA-256 of a file, to show it is unchanged.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -17,7 +18,7 @@ import (
 func TestHandlerReplace(t *testing.T) {
 	dir := t.TempDir()
 	oldLayout, newLayout := newLayout(), newLayout()
-	big := randomBytes(3, 4<<20)
+	big := testimage.Bytes(3, 4<<20)
 	oldImage := oldLayout.image([]string{"example.com/app:1"}, "old", big)
 	newImage := newLayout.image([]string{"example.com/app:1"}, "new", []byte("new layer"))
 	path := oldLayout.write(t, dir, "app.tar")
@@ -67,7 +68,7 @@ func TestHandlerReplace(t *testing.T) {
 // of its own, placed at the blob, so that net/http sends it with sendfile and
 // concurrent requests do not share an offset.
 func TestOpenSectionHasItsOwnFile(t *testing.T) {
-	path := dirFile(t, randomBytes(4, 1000))
+	path := dirFile(t, testimage.Bytes(4, 1000))
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/internal/compression"
 	"github.com/ocitar/ocitar/registry"
 )
 
@@ -66,11 +67,11 @@ func (s *server) open(ctx context.Context, src archiveSource) (archiveSource, er
 		return src, err
 	}
 	defer f.Close()
-	compressed, err := archive.Compressed(f)
+	format, err := compression.DetectAt(f, 0, fi.Size())
 	switch {
 	case err != nil:
-		return src, err
-	case compressed:
+		return src, fmt.Errorf("%s: %w", src.path, err)
+	case format != compression.Uncompressed:
 		src.reader, err = s.spool(ctx, f, fi.Size())
 	default:
 		src.reader, err = archive.Open(src.path, s.g.archiveOptions())
