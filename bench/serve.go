@@ -375,8 +375,8 @@ func processCPU(pid int) (time.Duration, error) {
 // serveStats are the medians of a row's runs and the largest RSS and disk of any.
 type serveStats struct {
 	first, concurrent, cpu time.Duration
-	firstLo, firstHi  time.Duration
-	rss, disk         int64
+	firstLo, firstHi       time.Duration
+	rss, disk              int64
 }
 
 func (r serveRow) stats() serveStats {

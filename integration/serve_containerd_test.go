@@ -108,7 +108,7 @@ func servePullContainerd(t *testing.T, a *serveArchive, host string) {
 		}
 		export := filepath.Join(t.TempDir(), "export.tar")
 		c.ctr(t, "image", "export", "--platform", "linux/amd64", export, tt.ref)
-		config, diffIDs := storageConfig(t, serveAMD64, "oci-tar:"+export)
+		config, diffIDs := storageConfig(t, tt.img.choose, "oci-tar:"+export)
 		serveAssertImage(t, "ctr image pull", tt.ref, tt.img, config, diffIDs)
 	}
 }

@@ -18,11 +18,12 @@ import (
 
 // serveImage is one image of the served archive.
 type serveImage struct {
-	name     string // its full reference in the archive
-	src      string // the testdata file it is copied from
-	flags    []string
-	manifest string // digest of its manifest or index, as ls lists it
-	config   string // digest of its config (of the linux/amd64 image of an index)
+	name     string   // its full reference in the archive
+	src      string   // the testdata file it is copied from
+	flags    []string // of ocitar copy, from src into the archive
+	choose   []string // ocitar flags that choose its image of an index
+	manifest string   // digest of its manifest or index, as ls lists it
+	config   string   // digest of its config (of the linux/amd64 image of an index)
 	diffIDs  []string
 }
 
@@ -38,14 +39,11 @@ type serveArchive struct {
 	path            string
 	app, hub, multi serveImage
 	other           serveImage // named other.example/app:1: app's path, another registry
-	appBlobs        []string // the config and layers of app's manifest
-	referrer        string   // its manifest digest
+	appBlobs        []string   // the config and layers of app's manifest
+	referrer        string     // its manifest digest
 }
 
-// serveAMD64 chooses the linux/amd64 image of an index.
-var serveAMD64 = []string{"--override-arch", "amd64", "--override-os", "linux"}
-
-// serveArchiveMake writes the served archive into dir: ocitar copies three
+// serveArchiveMake writes the served archive into dir: ocitar copies four
 // testdata images into one tar under their names, then archive.Writer copies
 // them into the final tar beside the referrer.
 func serveArchiveMake(t *testing.T, dir string) *serveArchive {
@@ -54,7 +52,7 @@ func serveArchiveMake(t *testing.T, dir string) *serveArchive {
 		path:  filepath.Join(dir, "serve.tar"),
 		app:   serveImage{name: "example.com/app:1", src: "peers/b-oci-one.skopeo.tar"},
 		hub:   serveImage{name: "docker.io/library/sample:1", src: "sample.docker.tar"},
-		multi: serveImage{name: "example.com/multi:1", src: "sample-multi.oci.tar", flags: []string{"--all", "--preserve-digests"}},
+		multi: serveImage{name: "example.com/multi:1", src: "sample-multi.oci.tar", flags: []string{"--all", "--preserve-digests"}, choose: []string{"--override-arch", "amd64", "--override-os", "linux"}},
 		other: serveImage{name: "other.example/app:1", src: "sample.docker.tar"},
 	}
 	images := filepath.Join(dir, "images.tar")
@@ -71,11 +69,7 @@ func serveArchiveMake(t *testing.T, dir string) *serveArchive {
 		}
 	}
 	for _, img := range all {
-		flags := []string(nil)
-		if img == &a.multi {
-			flags = serveAMD64
-		}
-		img.config, img.diffIDs = storageConfig(t, flags, "oci-tar:"+images+":"+img.name)
+		img.config, img.diffIDs = storageConfig(t, img.choose, "oci-tar:"+images+":"+img.name)
 		if img.manifest == "" {
 			t.Fatalf("ocitar ls %s: no image named %s", images, img.name)
 		}

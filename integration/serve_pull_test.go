@@ -72,7 +72,7 @@ func servePullSkopeo(t *testing.T, a *serveArchive, host string) {
 	if len(index.Manifests) != 1 || index.Manifests[0].Digest != a.multi.manifest {
 		t.Errorf("skopeo copy --all %s oci:%s: index.json lists %+v, want only the archive's index %s", ref, layout, index.Manifests, a.multi.manifest)
 	}
-	config, diffIDs := storageConfig(t, serveAMD64, "oci:"+layout+":multi")
+	config, diffIDs := storageConfig(t, a.multi.choose, "oci:"+layout+":multi")
 	serveAssertImage(t, "skopeo copy --all", ref, a.multi, config, diffIDs)
 }
 
@@ -102,7 +102,7 @@ func servePullRegctl(t *testing.T, a *serveArchive, host string) {
 	if len(images) != 1 || images[0].Digest != a.multi.manifest {
 		t.Errorf("regctl image export %s: ocitar ls lists %+v, want one image, the archive's index %s", ref, images, a.multi.manifest)
 	}
-	config, diffIDs := storageConfig(t, serveAMD64, "oci-tar:"+out)
+	config, diffIDs := storageConfig(t, a.multi.choose, "oci-tar:"+out)
 	serveAssertImage(t, "regctl image export", ref, a.multi, config, diffIDs)
 }
 
