@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -68,6 +67,7 @@ type serveServer struct {
 	host   string
 	exited chan error
 	store  string // its storage directory, or ""
+	dir    string // removed when it stops, or ""
 }
 
 // measureServe runs each server in turn, at least serveRuns times (once for
@@ -75,10 +75,10 @@ type serveServer struct {
 func measureServe(c config, co corpus) (serveResult, error) {
 	starts := []struct {
 		name  string
-		start func(string) (*serveServer, error)
+		start func() (*serveServer, error)
 	}{
-		{serveOcitar, func(work string) (*serveServer, error) { return serveStartOcitar(c.ocitar, co.large.oci) }},
-		{serveRegistry, func(work string) (*serveServer, error) { return serveStartRegistry(c, work, co.large.oci) }},
+		{serveOcitar, func() (*serveServer, error) { return serveStartOcitar(c.ocitar, co.large.oci) }},
+		{serveRegistry, func() (*serveServer, error) { return serveStartRegistry(c, co.large.oci) }},
 	}
 	res := serveResult{}
 	for _, s := range starts {
@@ -90,7 +90,7 @@ func measureServe(c config, co corpus) (serveResult, error) {
 	}
 	for range runs {
 		for i, s := range starts {
-			sample, n, err := serveRun(c.work, s.start)
+			sample, n, err := serveRun(s.start)
 			if err != nil {
 				return res, fmt.Errorf("%s: %w", s.name, err)
 			}
@@ -103,10 +103,10 @@ func measureServe(c config, co corpus) (serveResult, error) {
 
 // serveRun starts a server, pulls the image once, then serveConcurrency
 // times at once, reads the server's peak RSS and stops it.
-func serveRun(work string, start func(string) (*serveServer, error)) (serveSample, int64, error) {
+func serveRun(start func() (*serveServer, error)) (serveSample, int64, error) {
 	var s serveSample
 	begin := time.Now()
-	srv, err := start(work)
+	srv, err := start()
 	if err != nil {
 		return s, 0, err
 	}
@@ -242,11 +242,12 @@ func serveStartOcitar(ocitar, archive string) (*serveServer, error) {
 	return nil, fmt.Errorf("%s exited without its ready line", strings.Join(cmd.Args, " "))
 }
 
-// serveStartRegistry starts docker-registry on a free port with its storage
-// in a new directory of work, waits for /v2/ and pushes the image of archive
-// into it with ocitar copy.
-func serveStartRegistry(c config, work, archive string) (*serveServer, error) {
-	dir := filepath.Join(work, "registry")
+// serveStartRegistry starts docker-registry on a free port with its
+// configuration and storage in a new directory of the work dir, removed when
+// it stops, waits for /v2/ and pushes the image of archive into it with
+// ocitar copy.
+func serveStartRegistry(c config, archive string) (*serveServer, error) {
+	dir := filepath.Join(c.work, "registry")
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
@@ -267,7 +268,7 @@ func serveStartRegistry(c config, work, archive string) (*serveServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	srv.host, srv.store = host, store
+	srv.host, srv.store, srv.dir = host, store, dir
 	if err := srv.waitHTTP(); err != nil {
 		srv.stop()
 		return nil, err
@@ -311,16 +312,18 @@ func (s *serveServer) waitHTTP() error {
 	return fmt.Errorf("%s did not answer on %s within 5 s", strings.Join(s.cmd.Args, " "), url)
 }
 
-// stop ends the server by its PID: SIGTERM, then SIGKILL after 10 s.
+// stop ends the server by its PID: SIGTERM, then SIGKILL after 10 s; then
+// it removes its directory.
 func (s *serveServer) stop() {
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
 	select {
 	case <-s.exited:
-	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
 		s.cmd.Process.Kill()
 		<-s.exited
+	}
+	if s.dir != "" {
+		os.RemoveAll(s.dir)
 	}
 }
 
