@@ -80,7 +80,8 @@ func (in *integrity) check(ctx context.Context, d digest.Digest) error {
 	}
 }
 
-// known reports whether d was hashed already, and its verdict.
+// known reports whether d was hashed already, and its verdict; otherwise it
+// starts hashing d, unless that is under way.
 func (in *integrity) known(d digest.Digest) (bool, error) {
 	v := in.verdict(d)
 	select {

@@ -105,7 +105,7 @@ func (l *testLayout) referrer(subject ocispec.Descriptor, artifactType string) o
 }
 
 // write writes the layout as a tar file in dir and returns its path.
-func (l *testLayout) write(t *testing.T, dir, name string) string {
+func (l *testLayout) write(t testing.TB, dir, name string) string {
 	t.Helper()
 	l.Index(l.index...)
 	path := filepath.Join(dir, name)

@@ -152,7 +152,7 @@ func sameSet(a, b []digest.Digest) bool {
 }
 
 // untar extracts the regular files and directories of a tar into dir.
-func untar(t *testing.T, path, dir string) {
+func untar(t testing.TB, path, dir string) {
 	t.Helper()
 	r, err := archive.Open(path, archive.Options{})
 	if err != nil {

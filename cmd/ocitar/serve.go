@@ -102,6 +102,9 @@ func runServe(g *globalOptions, o *serveOptions, args []string, stderr io.Writer
 		return err
 	}
 	if err := s.start(ctx); err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped by SIGINT or SIGTERM while opening the archives
+		}
 		return err
 	}
 	defer s.handler.Close()

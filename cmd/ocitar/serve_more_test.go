@@ -248,7 +248,7 @@ func flipLastByte(t *testing.T, path, name string) {
 func TestServeSendsBlobsWithSendfile(t *testing.T) {
 	path, blobs := writeImageArchive(t, filepath.Join(t.TempDir(), "app.tar"), "example.com/app:1", 1, 4<<20)
 	layer := blobs[2]
-	p := startServe(t, "--quiet", path)
+	p := startServe(t, path) // with the access log, which must pass sendfile through
 	trace := filepath.Join(t.TempDir(), "trace")
 	strace := exec.Command("strace", "-f", "-e", "trace=sendfile", "-o", trace, "-p", strconv.Itoa(p.cmd.Process.Pid))
 	stderr, err := strace.StderrPipe()
