@@ -115,21 +115,31 @@ func (s *served) find(a Archive) *source {
 	return nil
 }
 
+// holds reports whether s serves the reader r.
+func (s *served) holds(r *archive.Reader) bool {
+	for _, src := range s.sources {
+		if src.Reader == r {
+			return true
+		}
+	}
+	return false
+}
+
 // closeNew closes the readers of archives that old does not serve.
 func closeNew(archives []Archive, old *served) {
 	for _, a := range archives {
-		if old.find(a) == nil {
+		if !old.holds(a.Reader) {
 			a.Reader.Close()
 		}
 	}
 }
 
-// retire closes the archives of old that next does not serve, once the
+// retire closes the readers of old that next does not serve, once the
 // requests using them are done.
 func retire(old, next *served) {
 	old.users.Wait()
 	for _, src := range old.sources {
-		if next == nil || next.find(src.Archive) == nil {
+		if next == nil || !next.holds(src.Reader) {
 			src.close()
 		}
 	}

@@ -45,7 +45,7 @@ func newSource(a Archive, log func(string)) (*source, error) {
 	s.integrity = newIntegrity(a.Reader, log)
 	for _, img := range a.Reader.Images() {
 		if err := s.walk(img.Descriptor, 0); err != nil {
-			return nil, fmt.Errorf("%s: %w", a.Reader.Name(), err)
+			return nil, err
 		}
 	}
 	return s, nil
@@ -58,18 +58,18 @@ func (s *source) walk(d ocispec.Descriptor, depth int) error {
 		return nil
 	}
 	if depth > maxManifestDepth {
-		return fmt.Errorf("manifest %s: indexes nest more than %d deep", d.Digest, maxManifestDepth)
+		return fmt.Errorf("%s: manifest %s: indexes nest more than %d deep", s.Reader.Name(), d.Digest, maxManifestDepth)
 	}
 	data, storedType, err := s.Reader.Manifest(d.Digest)
 	if errors.Is(err, archive.ErrMissingBlob) && depth > 0 {
 		return nil
 	}
 	if err != nil {
-		return err
+		return err // names the archive
 	}
 	var m manifestFields
 	if err := json.Unmarshal(data, &m); err != nil {
-		return fmt.Errorf("manifest %s: %w", d.Digest, err)
+		return fmt.Errorf("%s: manifest %s: %w", s.Reader.Name(), d.Digest, err)
 	}
 	mediaType := firstNonEmpty(d.MediaType, storedType, m.MediaType)
 	s.manifests[d.Digest] = mediaType

@@ -55,11 +55,15 @@ func (d *imageDestination) Close() error {
 	return nil
 }
 
+// SupportedManifestMIMETypes are OCI's and docker schema 2's, or OCI's alone
+// for an archive written as an OCI layout alone (archive.FormatOCI), so that
+// the copy engine converts docker manifests for it.
 func (d *imageDestination) SupportedManifestMIMETypes() []string {
-	return []string{
-		imgspecv1.MediaTypeImageManifest, imgspecv1.MediaTypeImageIndex,
-		manifest.DockerV2Schema2MediaType, manifest.DockerV2ListMediaType,
+	oci := []string{imgspecv1.MediaTypeImageManifest, imgspecv1.MediaTypeImageIndex}
+	if d.a.format == archive.FormatOCI {
+		return oci
 	}
+	return append(oci, manifest.DockerV2Schema2MediaType, manifest.DockerV2ListMediaType)
 }
 
 func (d *imageDestination) SupportsSignatures(ctx context.Context) error {

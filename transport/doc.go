@@ -9,4 +9,11 @@
 //
 // The format work is done by package archive; this package only adapts it to
 // the types.ImageReference and types.ImageSource interfaces.
+//
+// Every blob an oci-tar: source serves is checked against its digest, by the
+// source itself, unless the reference says, with Options.ReadByCopyEngine,
+// that only copy.Image reads it: the copy engine checks what it reads, so the
+// source then serves stored blobs as they are, and each blob is hashed once.
+// A destination likewise leaves the check of the stream to the copy engine
+// (imageDestination.PutBlob), as the contract of types.ImageDestination allows.
 package transport

@@ -30,7 +30,29 @@ type ociTarReference struct {
 // BigFilesTemporaryDir, when set, overrides Reader.TempDir.
 type Options struct {
 	Reader archive.Options // for a source, and for the archive a destination adds to
-	Format archive.Format  // what a destination writes
+
+	// Format is the layout a destination writes: archive.FormatHybrid (the
+	// zero value) adds docker's manifest.json and repositories, which docker
+	// load, podman load and docker-archive: need; archive.FormatOCI writes the
+	// OCI layout alone, and makes the destination accept OCI manifests only,
+	// so that copy.Image converts docker manifests to OCI ones on the way.
+	Format archive.Format
+
+	// ReadByCopyEngine says that the source is read by copy.Image alone, and
+	// lets its GetBlob serve blobs stored as they are in a tar file without
+	// checking their digests, since the copy engine checks them itself: it
+	// reads every GetBlob stream of a layer through its digestingReader
+	// (copy/blob.go, copy/digesting_reader.go), which fails the Read that
+	// would return EOF unless the content matches the digest, and a
+	// destination must not let anyone read a blob before that EOF (the
+	// contract of types.ImageDestination.PutBlob); it reads the config whole
+	// and compares its digest before using it (image.FromSource, ConfigBlob in
+	// internal/image). This holds for copy.Image of go.podman.io/image/v5 as
+	// pinned in go.mod, and for no other caller: leave it false for a source
+	// whose blobs anything else reads. Blobs decompressed on the fly (legacy
+	// docker-save layers stored compressed) are still checked by the source.
+	// After a failed copy, SourceProblem names the archive entry at fault.
+	ReadByCopyEngine bool
 }
 
 // WithOptions returns ref with opts when it is an oci-tar: reference, and ref

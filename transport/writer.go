@@ -19,11 +19,12 @@ import (
 // are kept unless an image of the same name replaces them, and their blobs
 // are copied across rather than sent again.
 type ArchiveWriter struct {
-	path  string
-	file  *pending.File // nil when writing to stdout
-	w     *archive.Writer
-	old   *archive.Reader // the archive being added to, or nil
-	added []addedImage
+	path   string
+	format archive.Format
+	file   *pending.File // nil when writing to stdout
+	w      *archive.Writer
+	old    *archive.Reader // the archive being added to, or nil
+	added  []addedImage
 }
 
 // addedImage is an image whose blobs and manifest are written, to list at Commit.
@@ -34,7 +35,7 @@ type addedImage struct {
 
 // ArchiveOptions tune an ArchiveWriter.
 type ArchiveOptions struct {
-	Format  archive.Format
+	Format  archive.Format  // as Options.Format
 	Replace bool            // start afresh instead of keeping the images of an existing file
 	Reader  archive.Options // opens the existing file whose images are kept
 }
@@ -45,7 +46,7 @@ func NewArchiveWriter(sys *types.SystemContext, path string, opts ArchiveOptions
 	if err != nil {
 		return nil, err
 	}
-	a := &ArchiveWriter{path: path}
+	a := &ArchiveWriter{path: path, format: opts.Format}
 	if path == stdinPath {
 		a.w = archive.NewWriter(struct{ io.Writer }{os.Stdout}, wopts) // never seek on stdout, even a redirected one
 		return a, nil

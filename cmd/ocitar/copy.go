@@ -7,8 +7,10 @@ import (
 	"strings"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/transport"
 	imgspecv1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.podman.io/image/v5/copy"
 	"go.podman.io/image/v5/manifest"
 	"go.podman.io/image/v5/pkg/compression"
@@ -19,7 +21,7 @@ import (
 // copyOptions are skopeo's copy flags that apply to ocitar.
 type copyOptions struct {
 	all              bool
-	format           string
+	format           destFormat
 	removeSignatures bool
 	preserveDigests  bool
 	quiet            bool
@@ -55,7 +57,7 @@ Progress goes to standard error, never to standard output.`,
 	}
 	f := cmd.Flags()
 	f.BoolVarP(&o.all, "all", "a", false, "copy every image of a multi-platform index, not only the one for this platform")
-	f.StringVarP(&o.format, "format", "f", "", "manifest `TYPE` of the destination: oci, v2s2 or v2s1 (default: keep the source's where possible); oci also leaves docker's manifest.json out of an oci-tar: archive")
+	o.format.addFlags(f)
 	f.BoolVar(&o.removeSignatures, "remove-signatures", false, "do not copy signatures")
 	f.BoolVar(&o.preserveDigests, "preserve-digests", false, "fail rather than change any digest of the image")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
@@ -69,19 +71,22 @@ Progress goes to standard error, never to standard output.`,
 }
 
 func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, destName string) error {
-	srcRef, err := g.parseImage(srcName, archive.FormatHybrid)
+	mimeType, layout, err := o.format.check()
+	if err != nil {
+		return err
+	}
+	srcRef, err := g.parseCopySource(srcName)
 	if err != nil {
 		return fmt.Errorf("invalid source %q: %w", srcName, err)
 	}
-	format := archive.FormatHybrid
-	if o.format == "oci" {
-		format = archive.FormatOCI
-	}
-	destRef, err := g.parseImage(destName, format)
+	destRef, err := g.parseImage(destName, layout)
 	if err != nil {
 		return fmt.Errorf("invalid destination %q: %w", destName, err)
 	}
-	opts, err := o.copyOptions(cmd, g)
+	if o.format.ociOnly && destRef.Transport().Name() != transport.Transport.Name() {
+		return fmt.Errorf("--dest-oci-only applies to oci-tar: destinations, not %s:", destRef.Transport().Name())
+	}
+	opts, err := o.copyOptions(cmd, g, mimeType)
 	if err != nil {
 		return err
 	}
@@ -95,7 +100,7 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 	return copyImage(ctx, policy, srcRef, func(types.ImageSource) (types.ImageReference, error) { return destRef, nil }, opts)
 }
 
-func (o *copyOptions) copyOptions(cmd *cobra.Command, g *globalOptions) (*copy.Options, error) {
+func (o *copyOptions) copyOptions(cmd *cobra.Command, g *globalOptions, mimeType string) (*copy.Options, error) {
 	srcCtx, err := o.src.systemContext(g, cmd.Flags().Changed("src-tls-verify"))
 	if err != nil {
 		return nil, err
@@ -105,10 +110,6 @@ func (o *copyOptions) copyOptions(cmd *cobra.Command, g *globalOptions) (*copy.O
 		return nil, err
 	}
 	if err := o.setCompression(destCtx); err != nil {
-		return nil, err
-	}
-	mimeType, err := manifestType(o.format)
-	if err != nil {
 		return nil, err
 	}
 	return &copy.Options{
@@ -124,7 +125,8 @@ func (o *copyOptions) copyOptions(cmd *cobra.Command, g *globalOptions) (*copy.O
 
 // copyImage copies one image to the destination dest names for its source.
 // The source is opened before the destination is touched, so that a bad
-// source leaves nothing behind.
+// source leaves nothing behind. A blob of an oci-tar: source that fails the
+// copy engine's check is named by its entry in the archive.
 func copyImage(ctx context.Context, policy *signature.PolicyContext, srcRef types.ImageReference, dest func(types.ImageSource) (types.ImageReference, error), opts *copy.Options) error {
 	src, err := srcRef.NewImageSource(ctx, opts.SourceCtx)
 	if err != nil {
@@ -137,7 +139,7 @@ func copyImage(ctx context.Context, policy *signature.PolicyContext, srcRef type
 		return err
 	}
 	_, err = copy.Image(ctx, policy, destRef, opened, opts)
-	return err
+	return transport.SourceProblem(srcRef, opts.SourceCtx, err)
 }
 
 // progress is where copy progress goes: stderr, or nowhere with --quiet.
@@ -207,6 +209,35 @@ func (o *copyOptions) setCompression(sys *types.SystemContext) error {
 	return nil
 }
 
+// destFormat is what the destination is written as: skopeo's --format, the
+// manifest type, and, for an oci-tar: archive, --dest-oci-only, the layout.
+type destFormat struct {
+	manifest string
+	ociOnly  bool
+}
+
+func (f *destFormat) addFlags(flags *pflag.FlagSet) {
+	flags.StringVarP(&f.manifest, "format", "f", "", "manifest `TYPE` of the destination: oci, v2s2 or v2s1 (default: keep the source's where possible); an oci-tar: archive is written for docker load and OCI tools alike whatever the type")
+	flags.BoolVar(&f.ociOnly, "dest-oci-only", false, "write an oci-tar: destination as an OCI layout alone, with OCI manifests: no docker manifest.json or repositories, so docker load cannot read it")
+}
+
+// check returns the manifest MIME type to force ("" keeps the source's) and
+// the archive layout, or the error of a value or combination that cannot be
+// written.
+func (f destFormat) check() (string, archive.Format, error) {
+	mimeType, err := manifestType(f.manifest)
+	if err != nil {
+		return "", 0, err
+	}
+	if !f.ociOnly {
+		return mimeType, archive.FormatHybrid, nil
+	}
+	if mimeType != "" && mimeType != imgspecv1.MediaTypeImageManifest {
+		return "", 0, fmt.Errorf("--dest-oci-only writes OCI manifests only, not --format %s", f.manifest)
+	}
+	return mimeType, archive.FormatOCI, nil
+}
+
 // manifestType maps skopeo's --format values to manifest MIME types.
 func manifestType(format string) (string, error) {
 	switch format {
@@ -219,5 +250,5 @@ func manifestType(format string) (string, error) {
 	case "v2s1":
 		return manifest.DockerV2Schema1SignedMediaType, nil
 	}
-	return "", fmt.Errorf("unknown --format %q: use oci, v2s2 or v2s1", format)
+	return "", fmt.Errorf("unknown --format %q: use oci, v2s2 or v2s1 (the manifest type; an oci-tar: archive is hybrid unless --dest-oci-only)", format)
 }

@@ -48,7 +48,8 @@ nothing is unpacked to, or assembled in, a temporary directory.
     As a destination, SELECTOR is the name to store. Images already in the
     file are kept (one of the same name is replaced), and the file is
     replaced only when the copy is complete. The output loads with docker
-    load too; --format oci writes the OCI layout alone.`,
+    load too; --dest-oci-only writes the OCI layout alone.`,
+		Version:       versionText(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRun: func(cmd *cobra.Command, args []string) {
@@ -66,19 +67,31 @@ nothing is unpacked to, or assembled in, a temporary directory.
 	f.StringVar(&g.overrideOS, "override-os", "", "use `OS` instead of the running OS to choose images")
 	f.StringVar(&g.overrideVar, "override-variant", "", "use `VARIANT` instead of the machine's architecture variant to choose images")
 	f.Int64Var(&g.maxRatio, "max-decompression-ratio", archive.DefaultMaxSpoolRatio, "refuse a compressed archive, or docker-save layer, that expands to more than `N` times its size (a decompression bomb)")
+	root.SetVersionTemplate("{{.Version}}")
 	root.AddCommand(newServeCommand(g))
-	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g))
+	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g), newVersionCommand())
 	return root
 }
 
 // parseImage parses an image name. An oci-tar: reference opens archives with
 // the global options and, as a destination, writes format.
 func (g *globalOptions) parseImage(name string, format archive.Format) (types.ImageReference, error) {
+	return g.parseImageWith(name, transport.Options{Format: format})
+}
+
+// parseCopySource parses the name of a source that copy.Image alone reads:
+// an oci-tar: source leaves the check of its blobs to the copy engine.
+func (g *globalOptions) parseCopySource(name string) (types.ImageReference, error) {
+	return g.parseImageWith(name, transport.Options{ReadByCopyEngine: true})
+}
+
+func (g *globalOptions) parseImageWith(name string, opts transport.Options) (types.ImageReference, error) {
 	ref, err := alltransports.ParseImageName(name)
 	if err != nil {
 		return nil, err
 	}
-	return transport.WithOptions(ref, transport.Options{Reader: g.archiveOptions(), Format: format}), nil
+	opts.Reader = g.archiveOptions()
+	return transport.WithOptions(ref, opts), nil
 }
 
 // archiveOptions are the options oci-tar: archives are opened with.

@@ -12,7 +12,7 @@ import (
 
 type saveOptions struct {
 	output   string
-	format   string
+	format   destFormat
 	all      bool
 	platform string
 	quiet    bool
@@ -28,8 +28,9 @@ stored once. Each image is named after its source's docker reference, when it
 has one. OUT.tar is replaced only once every image is written; "-" writes to
 standard output.
 
-The default format, hybrid, is an OCI layout that docker load, podman load and
-skopeo's docker-archive: read as well; --format oci leaves docker's files out.
+The archive is an OCI layout that docker load, podman load and skopeo's
+docker-archive: read as well, whatever the manifest type --format chooses;
+--dest-oci-only leaves docker's files out.
 
 Example:
   ocitar save -o images.tar docker://registry.example/a:1 oci-tar:other.tar:b`,
@@ -40,7 +41,7 @@ Example:
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.output, "output", "o", "", "the archive to write (required)")
-	f.StringVar(&o.format, "format", "hybrid", "`FORMAT` of the archive: hybrid or oci")
+	o.format.addFlags(f)
 	f.BoolVarP(&o.all, "all", "a", false, "save every image of multi-platform indexes")
 	f.StringVar(&o.platform, "platform", "", "save the image for `OS/ARCH[/VARIANT]` from indexes (default: this machine's)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
@@ -49,7 +50,7 @@ Example:
 }
 
 func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []string) error {
-	format, err := archiveFormat(o.format)
+	mimeType, layout, err := o.format.check()
 	if err != nil {
 		return err
 	}
@@ -60,20 +61,20 @@ func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []strin
 	defer session.close()
 	sys := session.sys
 
-	a, err := transport.NewArchiveWriter(sys, o.output, transport.ArchiveOptions{Format: format, Replace: true})
+	a, err := transport.NewArchiveWriter(sys, o.output, transport.ArchiveOptions{Format: layout, Replace: true})
 	if err != nil {
 		return err
 	}
 	defer a.Close()
 	for _, name := range names {
-		srcRef, err := g.parseImage(name, archive.FormatHybrid)
+		srcRef, err := g.parseCopySource(name)
 		if err != nil {
 			return fmt.Errorf("invalid image %q: %w", name, err)
 		}
 		dest := func(src types.ImageSource) (types.ImageReference, error) {
 			return a.NewReference(sourceName(srcRef, src))
 		}
-		opts := &copy.Options{SourceCtx: sys, DestinationCtx: sys, ReportWriter: progress(cmd, o.quiet), ImageListSelection: listSelection(o.all)}
+		opts := &copy.Options{SourceCtx: sys, DestinationCtx: sys, ReportWriter: progress(cmd, o.quiet), ImageListSelection: listSelection(o.all), ForceManifestMIMEType: mimeType}
 		if err := copyImage(session.ctx, session.policy, srcRef, dest, opts); err != nil {
 			return fmt.Errorf("saving %s: %w", name, err)
 		}
@@ -93,14 +94,4 @@ func sourceName(ref types.ImageReference, src types.ImageSource) string {
 		}
 	}
 	return ""
-}
-
-func archiveFormat(name string) (archive.Format, error) {
-	switch name {
-	case "hybrid":
-		return archive.FormatHybrid, nil
-	case "oci":
-		return archive.FormatOCI, nil
-	}
-	return 0, fmt.Errorf("unknown --format %q: use hybrid or oci", name)
 }
