@@ -43,7 +43,7 @@ func ExampleExport() {
 	defer r.Close()
 	var out bytes.Buffer // any io.Writer: a file, a pipe, an HTTP response
 	amd64 := ocispec.Platform{OS: "linux", Architecture: "amd64"}
-	if err := archive.Export(&out, r, r.Images()[0], amd64); err != nil {
+	if err := archive.Export(&out, r, r.Images()[0], archive.ExportOptions{Platforms: []ocispec.Platform{amd64}}); err != nil {
 		log.Fatal(err)
 	}
 	exported, err := archive.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len()))
