@@ -24,7 +24,7 @@ type Cache struct {
 	fetches map[fetchKey]*fetching // in progress
 }
 
-// fetchKey names a fetch: an image name and the platform it is fetched for.
+// fetchKey names a fetch: an image name and the platform asked, "" for the host's.
 type fetchKey struct {
 	name     string
 	platform string
@@ -65,10 +65,9 @@ func (c *Cache) Resolve(ctx context.Context, name string, platform *ocispec.Plat
 	if !errors.Is(err, archive.ErrNoMatch) {
 		return res, err
 	}
-	want := platformOrHost(platform)
-	key := fetchKey{name: name, platform: archive.PlatformString(want)}
-	if platform == nil {
-		key.platform = "" // a single manifest of any platform will do
+	key := fetchKey{name: name}
+	if platform != nil {
+		key.platform = archive.PlatformString(*platform)
 	}
 	if err := c.fetchOnce(ctx, key, func() error { return c.fetch(ctx, name, sel, platform, fetch) }); err != nil {
 		return archive.Resolved{}, fmt.Errorf("cache %s: fetching %s: %w", c.dir, name, err)

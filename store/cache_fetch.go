@@ -59,7 +59,8 @@ func (f fetcher) image(d ocispec.Descriptor) (string, error) {
 	return "", fmt.Errorf("%w: %s is %q, not an image manifest or index", archive.ErrInvalidMetadata, d.Digest, mediaType)
 }
 
-// choose is the manifest index lists for the platform.
+// choose is the manifest index lists for the platform. Members that name no
+// platform, or are not image manifests (nested indexes), are passed over.
 func (f fetcher) choose(index ocispec.Index) (ocispec.Descriptor, error) {
 	var has []string
 	for _, m := range index.Manifests {
