@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log"
 	"os"
-	"path/filepath"
 
 	"github.com/ocitar/ocitar/store"
 	"github.com/ocitar/ocitar/transport"
@@ -15,19 +14,19 @@ import (
 )
 
 func ExampleCacheFetch() {
+	// Any containers/image reference: "docker://"+name fetches from a registry.
+	fetch := transport.CacheFetch(&types.SystemContext{}, func(name string) (types.ImageReference, error) {
+		return alltransports.ParseImageName("oci-tar:../testdata/sample-multi.oci.tar:" + name)
+	})
 	dir, err := os.MkdirTemp("", "cache-")
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	cache, err := store.OpenCache(filepath.Join(dir, "cache"))
+	cache, err := store.OpenCache(dir)
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Any containers/image reference: "docker://"+name fetches from a registry.
-	fetch := transport.CacheFetch(&types.SystemContext{}, func(name string) (types.ImageReference, error) {
-		return alltransports.ParseImageName("oci-tar:../testdata/sample-multi.oci.tar:" + name)
-	})
 	arm64 := &imgspecv1.Platform{OS: "linux", Architecture: "arm64"}
 	res, err := cache.Resolve(context.Background(), "example.com/ocitar/multi:1", arm64, fetch)
 	if err != nil {
