@@ -103,6 +103,7 @@ func TestCacheFromRegistry(t *testing.T) {
 		wanted[l.Digest] = true
 	}
 	fetched := proxy.take()
+	t.Logf("the first resolve made %d requests: %v", len(fetched), fetched)
 	for _, b := range host.Image.Blobs {
 		requested := slices.ContainsFunc(fetched, func(req string) bool { return strings.HasSuffix(req, "/"+b.Digest.String()) })
 		_, cached, err := cache.StatBlob(b.Digest)
