@@ -43,7 +43,10 @@ func ExampleExport() {
 	defer r.Close()
 	var out bytes.Buffer // any io.Writer: a file, a pipe, an HTTP response
 	amd64 := ocispec.Platform{OS: "linux", Architecture: "amd64"}
-	if err := archive.Export(&out, r, r.Images()[0], amd64); err != nil {
+	if err := archive.Export(&out, r, r.Images()[0], archive.ExportOptions{
+		Name:      "example.com/ocitar/multi:amd64",
+		Platforms: []ocispec.Platform{amd64},
+	}); err != nil {
 		log.Fatal(err)
 	}
 	exported, err := archive.NewReader(bytes.NewReader(out.Bytes()), int64(out.Len()))
@@ -54,5 +57,5 @@ func ExampleExport() {
 		fmt.Println(img, archive.PlatformString(img.Platforms[0]))
 	}
 	// Output:
-	// @0 sha256:bc8fbc16eeea29d37ac399839d96ebdbcd37b434a6fba567b40b236dbd8fbdce (example.com/ocitar/multi:1) linux/amd64
+	// @0 sha256:bc8fbc16eeea29d37ac399839d96ebdbcd37b434a6fba567b40b236dbd8fbdce (example.com/ocitar/multi:amd64) linux/amd64
 }

@@ -10,25 +10,66 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
-// Export writes img of r as an OCI layout tar to out, which may be a pipe.
+// ExportOptions say what Export writes.
+type ExportOptions struct {
+	// Name lists the image under this name, as a Writer's caller names an
+	// image: org.opencontainers.image.ref.name, and, for a docker reference
+	// with a tag, io.containerd.image.name and docker's RepoTag. "" keeps the
+	// image's own names.
+	Name string
+	// Format is FormatHybrid (the zero value), which adds docker's
+	// manifest.json when one manifest is written, so docker load reads the
+	// stream too; or FormatOCI, the OCI layout alone.
+	Format Format
+	// Platforms limits the manifests written to these; none writes all of the image.
+	Platforms []ocispec.Platform
+}
+
+// Export writes img of r as an image tar to out, which may be a pipe.
 // Without platforms, all of img that r holds is written; an index listing
 // manifests r lacks (docker save writes such) is rewritten to list only the
 // others. With platforms, only the manifests for those platforms are written:
 // one is listed in index.json by itself, with the image's annotations and its
 // platform; several are listed by the image's index, rewritten to list only
 // them, its annotations kept. An image with none of them is an error wrapping
-// ErrNoMatch. Every blob is verified as it is written. Export does not close out.
-func Export(out io.Writer, r *Reader, img Image, platforms ...ocispec.Platform) error {
-	w := NewWriter(out, WriterOptions{Format: FormatOCI})
-	e := exporter{w: w, r: r, platforms: platforms, indexes: map[digest.Digest]exportedIndex{}}
+// ErrNoMatch; a Name that is not a valid image name is refused, wrapping
+// ErrBadSelector, before anything is written. Every blob is verified as it
+// is written. Export does not close out.
+func Export(out io.Writer, r *Reader, img Image, opts ExportOptions) error {
+	if opts.Name != "" {
+		if err := ValidateRefName(opts.Name); err != nil {
+			return fmt.Errorf("%s: exporting image %s: %w", r.name, img, err)
+		}
+	}
+	w := NewWriter(out, WriterOptions{Format: opts.Format})
+	e := exporter{w: w, r: r, platforms: opts.Platforms, indexes: map[digest.Digest]exportedIndex{}}
 	desc, err := e.exportImage(img)
 	if err != nil {
 		return fmt.Errorf("%s: image %s: %w", r.name, img, err)
 	}
-	if err := w.AddImage(desc, img.DockerTags()); err != nil {
+	repoTags := img.DockerTags()
+	if opts.Name != "" {
+		desc.Annotations, repoTags = renamed(desc.Annotations, opts.Name)
+	}
+	if err := w.AddImage(desc, repoTags); err != nil {
 		return err
 	}
 	return w.Close()
+}
+
+// renamed are the annotations of an image listed as name, its other names
+// dropped, and the RepoTags that name it for docker.
+func renamed(annotations map[string]string, name string) (map[string]string, []string) {
+	a := NameAnnotations(name)
+	for k, v := range annotations {
+		if _, isName := a[k]; !isName && k != AnnotationContainerdImageName {
+			a[k] = v
+		}
+	}
+	if tag, ok := RepoTag(name); ok {
+		return a, []string{tag}
+	}
+	return a, nil
 }
 
 // exportImage writes what the platforms need of img and returns how index.json lists it.

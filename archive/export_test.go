@@ -2,8 +2,11 @@ package archive
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
+	"maps"
+	"slices"
 	"testing"
 
 	"github.com/ocitar/ocitar/internal/testimage"
@@ -12,11 +15,11 @@ import (
 )
 
 // exportThroughPipe runs Export into a pipe and returns what came out of it.
-func exportThroughPipe(r *Reader, img Image, platforms ...ocispec.Platform) ([]byte, error) {
+func exportThroughPipe(r *Reader, img Image, opts ExportOptions) ([]byte, error) {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := Export(pw, r, img, platforms...)
+		err := Export(pw, r, img, opts)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -49,7 +52,7 @@ func TestExport(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data, err := exportThroughPipe(r, multi, tt.platforms...)
+			data, err := exportThroughPipe(r, multi, ExportOptions{Platforms: tt.platforms})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -113,7 +116,7 @@ func equalDigests(a, b []digest.Digest) bool {
 func TestExportRefuses(t *testing.T) {
 	r, _ := multiPlatform(t)
 	multi, _ := r.Select(Selector{name: "multi"})
-	if _, err := exportThroughPipe(r, multi, ocispec.Platform{OS: "linux", Architecture: "s390x"}); !errors.Is(err, ErrNoMatch) {
+	if _, err := exportThroughPipe(r, multi, ExportOptions{Platforms: []ocispec.Platform{{OS: "linux", Architecture: "s390x"}}}); !errors.Is(err, ErrNoMatch) {
 		t.Errorf("exporting a platform the image lacks: %v, want %v", err, ErrNoMatch)
 	}
 
@@ -127,7 +130,7 @@ func TestExportRefuses(t *testing.T) {
 	defer corrupt.Close()
 	img := corrupt.Images()[0]
 	for _, platforms := range [][]ocispec.Platform{nil, {{OS: "linux", Architecture: "amd64"}}} {
-		if err := Export(io.Discard, corrupt, img, platforms...); !errors.Is(err, ErrDigestMismatch) {
+		if err := Export(io.Discard, corrupt, img, ExportOptions{Platforms: platforms}); !errors.Is(err, ErrDigestMismatch) {
 			t.Errorf("exporting a corrupt layer (platforms %v): %v, want %v", platforms, err, ErrDigestMismatch)
 		}
 	}
@@ -157,7 +160,7 @@ func TestExportListsOnlyWhatItHolds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			data, err := exportThroughPipe(r, r.Images()[0], tt.platforms...)
+			data, err := exportThroughPipe(r, r.Images()[0], ExportOptions{Platforms: tt.platforms})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -185,5 +188,102 @@ func TestExportListsOnlyWhatItHolds(t *testing.T) {
 				t.Errorf("%d blobs in the export, the image reaches %d", n, len(out.Images()[0].Blobs))
 			}
 		})
+	}
+}
+
+func TestExportName(t *testing.T) {
+	b := &testimage.Layout{}
+	old := b.Image("amd64", "layer old")
+	old.Annotations = map[string]string{
+		ocispec.AnnotationRefName:     "example.com/old/img:1",
+		AnnotationContainerdImageName: "example.com/old/img:1",
+		ocispec.AnnotationCreated:     "2024-01-02T03:04:05Z",
+	}
+	amd := withPlatform(b.Image("amd64", "layer amd64"), "linux", "amd64", "")
+	arm := withPlatform(b.Image("arm64", "layer arm64"), "linux", "arm64", "v8")
+	idx := indexOf(amd, arm)
+	idx.MediaType, idx.SchemaVersion = ocispec.MediaTypeImageIndex, 2
+	b.Index(old, testimage.Named(b.JSONBlob(ocispec.MediaTypeImageIndex, idx), "multi"))
+	r, err := Open(writeFile(t, "named.tar", b.Tar(t)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	amd64 := []ocispec.Platform{{OS: "linux", Architecture: "amd64"}}
+	tests := []struct {
+		name       string
+		image      string
+		opts       ExportOptions
+		annotation map[string]string // of the image in index.json
+		repoTags   []string          // in manifest.json; nil: no manifest.json
+	}{
+		{"own names", "example.com/old/img:1", ExportOptions{},
+			old.Annotations, []string{"example.com/old/img:1"}},
+		{"docker reference", "example.com/old/img:1", ExportOptions{Name: "example.com/new/img:2"},
+			map[string]string{ocispec.AnnotationRefName: "example.com/new/img:2", AnnotationContainerdImageName: "example.com/new/img:2", ocispec.AnnotationCreated: "2024-01-02T03:04:05Z"},
+			[]string{"example.com/new/img:2"}},
+		{"short reference", "example.com/old/img:1", ExportOptions{Name: "alpine:3"},
+			map[string]string{ocispec.AnnotationRefName: "alpine:3", AnnotationContainerdImageName: "docker.io/library/alpine:3", ocispec.AnnotationCreated: "2024-01-02T03:04:05Z"},
+			[]string{"docker.io/library/alpine:3"}},
+		{"bare tag", "example.com/old/img:1", ExportOptions{Name: "v2"},
+			map[string]string{ocispec.AnnotationRefName: "v2", ocispec.AnnotationCreated: "2024-01-02T03:04:05Z"},
+			[]string{}},
+		{"OCI format", "example.com/old/img:1", ExportOptions{Name: "example.com/new/img:2", Format: FormatOCI},
+			map[string]string{ocispec.AnnotationRefName: "example.com/new/img:2", AnnotationContainerdImageName: "example.com/new/img:2", ocispec.AnnotationCreated: "2024-01-02T03:04:05Z"},
+			nil},
+		{"one platform of an index", "multi", ExportOptions{Name: "example.com/one/img:3", Platforms: amd64},
+			map[string]string{ocispec.AnnotationRefName: "example.com/one/img:3", AnnotationContainerdImageName: "example.com/one/img:3"},
+			[]string{"example.com/one/img:3"}},
+		{"whole index", "multi", ExportOptions{Name: "example.com/all/img:4"},
+			map[string]string{ocispec.AnnotationRefName: "example.com/all/img:4", AnnotationContainerdImageName: "example.com/all/img:4"},
+			nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sel, _ := ParseSelector(tt.image)
+			img, err := r.Select(sel)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, err := exportThroughPipe(r, img, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			files := map[string][]byte{}
+			for _, e := range readTar(t, data) {
+				files[e.hdr.Name] = e.body
+			}
+			var index ocispec.Index
+			if err := json.Unmarshal(files[indexFile], &index); err != nil || len(index.Manifests) != 1 {
+				t.Fatalf("index.json %s: %v, want one image", files[indexFile], err)
+			}
+			if got := index.Manifests[0].Annotations; !maps.Equal(got, tt.annotation) {
+				t.Errorf("index.json names the image %v, want %v", got, tt.annotation)
+			}
+			manifestJSON, ok := files[dockerManifestFile]
+			if tt.repoTags == nil {
+				if ok {
+					t.Errorf("manifest.json %s written, want none", manifestJSON)
+				}
+				return
+			}
+			var items []dockerSaveItem
+			if err := json.Unmarshal(manifestJSON, &items); err != nil || len(items) != 1 {
+				t.Fatalf("manifest.json %s: %v, want one image", manifestJSON, err)
+			}
+			if !slices.Equal(items[0].RepoTags, tt.repoTags) {
+				t.Errorf("manifest.json lists RepoTags %v, want %v", items[0].RepoTags, tt.repoTags)
+			}
+		})
+	}
+}
+
+func TestExportRefusesName(t *testing.T) {
+	r, _ := multiPlatform(t)
+	for _, name := range []string{"Not A Name", "example.com/img:", "/abs", "a//b"} {
+		var out bytes.Buffer
+		if err := Export(&out, r, r.Images()[1], ExportOptions{Name: name}); !errors.Is(err, ErrBadSelector) || out.Len() != 0 {
+			t.Errorf("exporting under %q: %v, %d bytes written; want %v and nothing written", name, err, out.Len(), ErrBadSelector)
+		}
 	}
 }

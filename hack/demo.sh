@@ -15,7 +15,7 @@ step() { printf '\n== %s\n' "$*"; }
 step "the sample docker-save archive"
 $ocitar ls "$sample"
 
-step "docker-save -> OCI tar, read and written in place by oci-tar:"
+step "docker-save -> OCI manifests (--format oci) in a tar docker load reads too; --dest-oci-only would leave docker's files out"
 $ocitar copy -q --format oci "oci-tar:$sample" "oci-tar:$out/sample.oci.tar:$name"
 $ocitar ls "$out/sample.oci.tar"
 

@@ -17,12 +17,12 @@ import (
 )
 
 // exportToFile runs archive.Export of img into a pipe, and copies the pipe into the file out.
-func exportToFile(t *testing.T, r *archive.Reader, img archive.Image, out string, platforms ...ocispec.Platform) {
+func exportToFile(t *testing.T, r *archive.Reader, img archive.Image, out string, opts archive.ExportOptions) {
 	t.Helper()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := archive.Export(pw, r, img, platforms...)
+		err := archive.Export(pw, r, img, opts)
 		pw.CloseWithError(err)
 		done <- err
 	}()
@@ -71,7 +71,7 @@ func TestExportOnePlatform(t *testing.T) {
 				t.Fatal(err)
 			}
 			out := filepath.Join(t.TempDir(), "one.tar")
-			exportToFile(t, r, img, out, platform)
+			exportToFile(t, r, img, out, archive.ExportOptions{Platforms: []ocispec.Platform{platform}})
 			index := tarIndex(t, out)
 			if len(index.Manifests) != 1 || index.Manifests[0].Digest != want.Descriptor.Digest {
 				t.Fatalf("index.json lists %v, want only %s", index.Manifests, want.Descriptor.Digest)

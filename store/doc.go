@@ -5,7 +5,9 @@
 // verified, synced and renamed, and lists images by name in index.json,
 // updated atomically under a lock. Load reads an image tar from a stream once
 // into a Store, writing only the blobs it lacks. Cache resolves images by
-// name, fetching one from its source only when the store lacks it. Prune
+// name, fetching from a Source (an archive through ReaderSource, any
+// containers/image transport through transport.CacheFetch) only what it
+// lacks, for the platform asked, safe for concurrent use. Prune
 // removes what no listed image reaches, as a failed load leaves it; Hold keeps
 // Prune away while blobs are written and not yet listed.
 //

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"fmt"
 	"log"
 	"os"
@@ -62,20 +63,28 @@ func ExampleCache_Resolve() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fetch := func() (*archive.Reader, archive.Selector, error) {
-		fmt.Println("fetching")
+	// Called only for what the cache lacks. transport.CacheFetch fetches
+	// from a registry or any containers/image reference instead.
+	fetch := func(ctx context.Context, name string) (store.Source, error) {
+		fmt.Println("fetching", name)
 		r, err := archive.Open("../testdata/sample-multi.oci.tar", archive.Options{})
-		return r, archive.Selector{}, err
+		if err != nil {
+			return nil, err
+		}
+		return store.ReaderSource(r, archive.Selector{}), nil
 	}
-	for _, arch := range []string{"amd64", "arm64"} {
-		res, err := cache.Resolve("example.com/ocitar/multi:1", &ocispec.Platform{OS: "linux", Architecture: arch}, fetch)
+	for _, arch := range []string{"amd64", "arm64", "amd64"} {
+		platform := &ocispec.Platform{OS: "linux", Architecture: arch}
+		res, err := cache.Resolve(context.Background(), "example.com/ocitar/multi:1", platform, fetch)
 		if err != nil {
 			log.Fatal(err)
 		}
 		fmt.Println(arch, res.Descriptor.Digest)
 	}
 	// Output:
-	// fetching
+	// fetching example.com/ocitar/multi:1
 	// amd64 sha256:bc8fbc16eeea29d37ac399839d96ebdbcd37b434a6fba567b40b236dbd8fbdce
+	// fetching example.com/ocitar/multi:1
 	// arm64 sha256:a1780c1c276f2ec40cdf35ebce69c6b2835a9973a5bef0a0cf149a586f3d0137
+	// amd64 sha256:bc8fbc16eeea29d37ac399839d96ebdbcd37b434a6fba567b40b236dbd8fbdce
 }

@@ -8,7 +8,12 @@
 //	import _ "github.com/ocitar/ocitar/transport"
 //
 // The format work is done by package archive; this package only adapts it to
-// the types.ImageReference and types.ImageSource interfaces.
+// the types.ImageReference, ImageSource and ImageDestination interfaces.
+// ArchiveWriter lets several copies add images to one file. It also adapts
+// containers/image to the library: NewBlobOpener makes any source a
+// BlobOpener for package rootfs, and CacheFetch makes any transport (docker://,
+// containers-storage:, oci:, docker-archive:, oci-tar:) a source of a
+// store.Cache, so that store stays free of containers/image.
 //
 // Every blob an oci-tar: source serves is checked against its digest, by the
 // source itself, unless the reference says, with Options.ReadByCopyEngine,
