@@ -77,11 +77,12 @@ func atParent(root *os.Root, op, target string, call func(dirfd int, base string
 	return control(dir, op, target, func(fd int) error { return call(fd, path.Base(target)) })
 }
 
-// setXattrs sets attrs on target, a regular file or directory that Unpack
-// made, through a descriptor opened in root. An attribute the filesystem does
-// not support, or the caller may not set, is passed over and told to warn.
-func setXattrs(root *os.Root, target string, attrs []xattr, warn func(error)) error {
-	f, err := root.OpenFile(target, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+// setXattrs sets attrs on name of root, a regular file or directory that
+// Unpack made at target, through a descriptor opened in root. An attribute
+// the filesystem does not support, or the caller may not set, is passed over
+// and told to warn.
+func setXattrs(root *os.Root, name, target string, attrs []xattr, warn func(error)) error {
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}

@@ -32,4 +32,4 @@ func renameDir(tmp, dir string) error {
 }
 
 // setXattrs leaves extended attributes unset: only Linux builds set them.
-func setXattrs(*os.Root, string, []xattr, func(error)) error { return nil }
+func setXattrs(*os.Root, string, string, []xattr, func(error)) error { return nil }
