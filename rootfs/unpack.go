@@ -203,7 +203,7 @@ type unpacker struct {
 	upper map[entryKey]bool
 	// entries and bytes are what the layers applied so far hold, checked
 	// against UnpackOptions.MaxEntries and MaxBytes.
-	entries, bytes        int64
+	entries, bytes       int64
 	maxEntries, maxBytes int64
 }
 
