@@ -14,7 +14,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/ocitar/ocitar/internal/testimage"
-	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
@@ -44,31 +43,16 @@ func hostileName(prefix string) string {
 // hard link to a missing file, each named with all of them.
 func hostileImage(t *testing.T) testimage.Image {
 	t.Helper()
-	var layer bytes.Buffer
-	tw := tar.NewWriter(&layer)
-	for _, hdr := range []*tar.Header{
-		{Name: hostileName("file"), Typeflag: tar.TypeReg, Mode: 0o644},
-		{Name: hostileName("symlink"), Typeflag: tar.TypeSymlink, Linkname: hostileName("target")},
-		{Name: hostileName("hardlink"), Typeflag: tar.TypeLink, Linkname: hostileName("missing")},
-	} {
-		hdr.Format = tar.FormatPAX
-		if err := tw.WriteHeader(hdr); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	platform := ocispec.Platform{OS: "linux", Architecture: "amd64"}
-	config, err := json.Marshal(ocispec.Image{
-		Platform: platform,
-		Config:   ocispec.ImageConfig{Labels: map[string]string{hostileName("key"): hostileName("value")}, Env: []string{hostileName("ENV=")}},
-		RootFS:   ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{digest.FromBytes(layer.Bytes())}},
-	})
+	layer, err := testimage.Headers(
+		tar.Header{Name: hostileName("file"), Typeflag: tar.TypeReg, Mode: 0o644},
+		tar.Header{Name: hostileName("symlink"), Typeflag: tar.TypeSymlink, Linkname: hostileName("target")},
+		tar.Header{Name: hostileName("hardlink"), Typeflag: tar.TypeLink, Linkname: hostileName("missing")},
+	)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testimage.Image{Platform: platform, Layers: [][]byte{layer.Bytes()}, Config: config}
+	cfg := ocispec.ImageConfig{Labels: map[string]string{hostileName("key"): hostileName("value")}, Env: []string{hostileName("ENV=")}}
+	return testimage.New("", ocispec.Platform{OS: "linux", Architecture: "amd64"}, [][]byte{layer}, cfg)
 }
 
 // hostileArchive writes an OCI layout listing hostileImage once per hostile
