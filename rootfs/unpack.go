@@ -173,7 +173,7 @@ func unpackInto(ctx context.Context, b archive.BlobOpener, layers []ocispec.Desc
 	}
 	defer root.Close()
 	u := &unpacker{root: root, tree: newDirTree(root), chown: opts.Chown && os.Geteuid() == 0, warn: opts.Warn,
-		maxEntries: opts.MaxEntries, maxBytes: opts.MaxBytes}
+		maxEntries: opts.MaxEntries, maxBytes: opts.MaxBytes, buf: make([]byte, 256<<10)}
 	defer u.tree.close()
 	for i, layer := range layers {
 		var diffID digest.Digest
@@ -205,6 +205,7 @@ type unpacker struct {
 	// against UnpackOptions.MaxEntries and MaxBytes.
 	entries, bytes       int64
 	maxEntries, maxBytes int64
+	buf                  []byte // copies file contents
 }
 
 // entryKey names an entry by its directory.
@@ -291,7 +292,7 @@ func (u *unpacker) apply(hdr *tar.Header, r io.Reader) error {
 		return err
 	}
 	u.markUpper(parent, base, hdr.Typeflag == tar.TypeDir)
-	return u.setMetadata(parent, base, hdr)
+	return nil
 }
 
 // count adds hdr to the entries and bytes unpacked, failing past the limits.
@@ -388,12 +389,15 @@ func (u *unpacker) markUpper(dir *dirNode, name string, isDir bool) {
 	}
 }
 
-// create makes name in dir as hdr describes it, with r its content and
-// source, for a hard link, the path of what it links to. What is there
-// already is removed, unless both are directories.
+// create makes name in dir as hdr describes it, with its metadata, r its
+// content and source, for a hard link, the path of what it links to. What
+// is there already is removed, unless both are directories.
 func (u *unpacker) create(dir *dirNode, name string, hdr *tar.Header, source string, r io.Reader) error {
 	if hdr.Typeflag == tar.TypeDir {
-		return u.mkdir(dir, name, hdr)
+		if err := u.mkdir(dir, name, hdr); err != nil {
+			return err
+		}
+		return u.setMetadata(dir, name, hdr, nil)
 	}
 	err := u.make(dir, name, hdr, source, r)
 	if errors.Is(err, fs.ErrExist) {
@@ -431,8 +435,8 @@ func (u *unpacker) mkdir(dir *dirNode, name string, hdr *tar.Header) error {
 	return nil
 }
 
-// make makes the entry hdr describes, not a directory, as name in dir; it
-// fails with fs.ErrExist if something is there.
+// make makes the entry hdr describes, not a directory, as name in dir, with
+// its metadata; it fails with fs.ErrExist if something is there.
 func (u *unpacker) make(dir *dirNode, name string, hdr *tar.Header, source string, r io.Reader) error {
 	if hdr.Typeflag == tar.TypeLink {
 		return u.root.Link(source, path.Join(dir.path(), name))
@@ -443,30 +447,44 @@ func (u *unpacker) make(dir *dirNode, name string, hdr *tar.Header, source strin
 	}
 	switch hdr.Typeflag {
 	case tar.TypeReg:
-		return writeFile(root, name, r)
+		return u.writeFile(dir, root, name, hdr, r)
 	case tar.TypeSymlink:
-		return root.Symlink(hdr.Linkname, name)
+		err = root.Symlink(hdr.Linkname, name)
 	case tar.TypeChar, tar.TypeBlock:
 		if !u.chown {
-			return writeFile(root, name, strings.NewReader(""))
+			return u.writeFile(dir, root, name, hdr, strings.NewReader(""))
 		}
-		return mknod(root, name, hdr)
+		err = mknod(root, name, hdr)
 	case tar.TypeFifo:
-		return mknod(root, name, hdr)
+		err = mknod(root, name, hdr)
+	default:
+		return fmt.Errorf("%w: tar type %q", archive.ErrUnsupportedEntry, hdr.Typeflag)
 	}
-	return fmt.Errorf("%w: tar type %q", archive.ErrUnsupportedEntry, hdr.Typeflag)
+	if err != nil {
+		return err
+	}
+	return u.setMetadata(dir, name, hdr, nil)
 }
 
-func writeFile(root *os.Root, name string, r io.Reader) error {
+// writeFile writes r to a new regular file name of dir, and gives it the
+// metadata of hdr through its descriptor.
+func (u *unpacker) writeFile(dir *dirNode, root *os.Root, name string, hdr *tar.Header, r io.Reader) error {
 	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
+	if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
+		// Hiding f's ReadFrom makes the copy use u.buf: os.File's would
+		// take a new 32 KiB buffer for every file.
+		_, err = io.CopyBuffer(struct{ io.Writer }{f}, r, u.buf)
 	}
-	return f.Close()
+	if err == nil {
+		err = u.setMetadata(dir, name, hdr, f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // linkSource is the path, with no symlink among its directories, of the
@@ -486,10 +504,10 @@ func (u *unpacker) linkSource(linkname string) (string, error) {
 	return path.Join(dir.path(), path.Base(name)), nil
 }
 
-// setMetadata gives name of dir the owner, mode and times of hdr. A hard
-// link has those of its target, and a directory gets its mode and times in
-// finishDir.
-func (u *unpacker) setMetadata(dir *dirNode, name string, hdr *tar.Header) error {
+// setMetadata gives name of dir the owner, extended attributes, mode and
+// times of hdr, through f when it is the entry's open file. A hard link has
+// those of its target, and a directory gets its mode and times in finishDir.
+func (u *unpacker) setMetadata(dir *dirNode, name string, hdr *tar.Header, f *os.File) error {
 	if hdr.Typeflag == tar.TypeLink {
 		return nil
 	}
@@ -498,7 +516,12 @@ func (u *unpacker) setMetadata(dir *dirNode, name string, hdr *tar.Header) error
 		return err
 	}
 	if u.chown {
-		if err := root.Lchown(name, hdr.Uid, hdr.Gid); err != nil {
+		if f != nil {
+			err = f.Chown(hdr.Uid, hdr.Gid)
+		} else {
+			err = root.Lchown(name, hdr.Uid, hdr.Gid)
+		}
+		if err != nil {
 			return err
 		}
 	}
@@ -507,11 +530,16 @@ func (u *unpacker) setMetadata(dir *dirNode, name string, hdr *tar.Header) error
 			return err
 		}
 	}
-	switch hdr.Typeflag {
-	case tar.TypeDir:
+	switch {
+	case hdr.Typeflag == tar.TypeDir:
 		return nil
-	case tar.TypeSymlink:
+	case hdr.Typeflag == tar.TypeSymlink:
 		return lchtimes(root, name, accessTime(hdr), hdr.ModTime)
+	case f != nil:
+		if err := f.Chmod(entryMode(hdr)); err != nil {
+			return err
+		}
+		return fileChtimes(root, name, f, accessTime(hdr), hdr.ModTime)
 	}
 	if err := root.Chmod(name, entryMode(hdr)); err != nil {
 		return err

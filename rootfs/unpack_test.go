@@ -603,3 +603,21 @@ func TestUnpackLimits(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkUnpackFiles unpacks a layer of 20,000 empty files in 20 directories.
+func BenchmarkUnpackFiles(b *testing.B) {
+	var entries []layerEntry
+	for i := range 20_000 {
+		if i%1000 == 0 {
+			entries = append(entries, dirEntry(fmt.Sprintf("d%02d/", i/1000), 0o755))
+		}
+		entries = append(entries, regEntry(fmt.Sprintf("d%02d/f%05d", i/1000, i), 0o644, ""))
+	}
+	blobs := memBlobs{}
+	descs := []ocispec.Descriptor{blobs.add(b, compression.Uncompressed, layerTar(b, entries...))}
+	for b.Loop() {
+		if err := Unpack(context.Background(), blobs, descs, filepath.Join(b.TempDir(), "rootfs"), UnpackOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
