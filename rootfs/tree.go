@@ -47,7 +47,7 @@ func newDirTree(root *os.Root) *dirTree {
 	return &dirTree{top: top, open: []*dirNode{top}}
 }
 
-// child is n's subdirectory name, added to the tree.
+// add adds n's subdirectory name to the tree.
 func (n *dirNode) add(name string) *dirNode {
 	if n.children == nil {
 		n.children = map[string]*dirNode{}
@@ -122,7 +122,7 @@ func (t *dirTree) close() { t.closeFrom(1) }
 // following symlinks as the kernel would if the root filesystem were "/":
 // ".." of the root is the root, and an absolute target starts again from
 // it. Missing directories are made (mode 0755) when create is set; otherwise
-// a missing one gives nil.
+// a missing one, or a file on the way, gives nil.
 func (t *dirTree) lookup(name string, create bool) (*dirNode, error) {
 	n := t.top
 	todo := strings.Split(name, "/")
@@ -172,6 +172,8 @@ func (t *dirTree) lookup(name string, create bool) (*dirNode, error) {
 				n = t.top
 			}
 			todo = append(strings.Split(target, "/"), todo...)
+		case !create:
+			return nil, nil
 		default:
 			return nil, &fs.PathError{Op: "lookup", Path: path.Join(n.path(), c), Err: syscall.ENOTDIR}
 		}

@@ -125,6 +125,10 @@ func TestUnpack(t *testing.T) {
 		}, map[string]string{
 			"d": "drwx------", "d/sub": "drwxr-xr-x", "d/sub/new": `-rw-r--r-- "n"`, "d/z": `-rw-r--r-- "z"`, "keep": `-rw-r--r-- "k"`,
 		}},
+		{"whiteout under a file deletes nothing", layers{
+			{regEntry("f", 0o644, "f")},
+			{whiteoutEntry("f/.wh.x"), whiteoutEntry("f/d/.wh..wh..opq")},
+		}, map[string]string{"f": `-rw-r--r-- "f"`}},
 		{"AUFS metadata ignored", layers{{regEntry(".wh..wh.plnk", 0o644, ""), regEntry("a", 0o644, "a")}},
 			map[string]string{"a": `-rw-r--r-- "a"`}},
 		{"symlink to / leads to the root", layers{
