@@ -40,6 +40,11 @@ type dirNode struct {
 type dirTree struct {
 	top  *dirNode
 	open []*dirNode // open[i] is at depth i; open[0] is top
+	// last is the directory the last lookup found, of name lastName: the
+	// next entry is most often in the same one. Only a removal can change
+	// where a name that was found leads, and detach forgets it.
+	last     *dirNode
+	lastName string
 }
 
 func newDirTree(root *os.Root) *dirTree {
@@ -102,9 +107,10 @@ func (t *dirTree) closeFrom(depth int) {
 	t.open = t.open[:depth]
 }
 
-// detach removes n's subdirectory name from the tree, closing it and what
-// is under it.
+// detach tells the tree that name of n is being removed: a subdirectory
+// leaves the tree, closed with what is under it.
 func (t *dirTree) detach(n *dirNode, name string) {
+	t.last = nil // name may be a symlink the last lookup went through
 	c := n.children[name]
 	if c == nil {
 		return
@@ -124,6 +130,9 @@ func (t *dirTree) close() { t.closeFrom(1) }
 // it. Missing directories are made (mode 0755) when create is set; otherwise
 // a missing one, or a file on the way, gives nil.
 func (t *dirTree) lookup(name string, create bool) (*dirNode, error) {
+	if t.last != nil && name == t.lastName {
+		return t.last, nil
+	}
 	n := t.top
 	todo := strings.Split(name, "/")
 	for links := 0; len(todo) > 0; {
@@ -178,5 +187,6 @@ func (t *dirTree) lookup(name string, create bool) (*dirNode, error) {
 			return nil, &fs.PathError{Op: "lookup", Path: path.Join(n.path(), c), Err: syscall.ENOTDIR}
 		}
 	}
+	t.last, t.lastName = n, name
 	return n, nil
 }

@@ -125,6 +125,11 @@ func TestUnpack(t *testing.T) {
 		}, map[string]string{
 			"d": "drwx------", "d/sub": "drwxr-xr-x", "d/sub/new": `-rw-r--r-- "n"`, "d/z": `-rw-r--r-- "z"`, "keep": `-rw-r--r-- "k"`,
 		}},
+		{"a symlinked directory replaced by a directory", layers{
+			{dirEntry("real/", 0o755), dirEntry("real/x/", 0o755), symlinkEntry("alias", "real")},
+			{regEntry("alias/x/f1", 0o644, "1"), whiteoutEntry(".wh.alias"), dirEntry("alias/", 0o755), regEntry("alias/x/f2", 0o644, "2")},
+		}, map[string]string{"real": "drwxr-xr-x", "real/x": "drwxr-xr-x", "real/x/f1": `-rw-r--r-- "1"`,
+			"alias": "drwxr-xr-x", "alias/x": "drwxr-xr-x", "alias/x/f2": `-rw-r--r-- "2"`}},
 		{"whiteout under a file deletes nothing", layers{
 			{regEntry("f", 0o644, "f")},
 			{whiteoutEntry("f/.wh.x"), whiteoutEntry("f/d/.wh..wh..opq")},
