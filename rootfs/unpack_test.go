@@ -130,6 +130,10 @@ func TestUnpack(t *testing.T) {
 			{regEntry("alias/x/f1", 0o644, "1"), whiteoutEntry(".wh.alias"), dirEntry("alias/", 0o755), regEntry("alias/x/f2", 0o644, "2")},
 		}, map[string]string{"real": "drwxr-xr-x", "real/x": "drwxr-xr-x", "real/x/f1": `-rw-r--r-- "1"`,
 			"alias": "drwxr-xr-x", "alias/x": "drwxr-xr-x", "alias/x/f2": `-rw-r--r-- "2"`}},
+		{"whiteout of the symlink the path went through", layers{
+			{dirEntry("a/", 0o755), symlinkEntry("a/l", ".")},
+			{whiteoutEntry("a/l/.wh.l"), regEntry("a/l/f", 0o644, "f")},
+		}, map[string]string{"a": "drwxr-xr-x", "a/l": "drwxr-xr-x", "a/l/f": `-rw-r--r-- "f"`}},
 		{"whiteout under a file deletes nothing", layers{
 			{regEntry("f", 0o644, "f")},
 			{whiteoutEntry("f/.wh.x"), whiteoutEntry("f/d/.wh..wh..opq")},
