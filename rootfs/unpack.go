@@ -82,8 +82,15 @@ const maxSymlinks = 40
 // "..", and hard links to such names, are refused with an error wrapping
 // archive.ErrUnsafeEntry that names the layer and the entry. Symlinks are followed as
 // if dir were the root of the filesystem, as docker, containerd and umoci do,
-// so a symlink to "/" or "../.." leads to dir; every file operation goes
-// through an os.Root as well.
+// so a symlink to "/" or "../.." leads to dir. Paths are looked up one
+// component at a time, in memory in a tree of the directories Unpack made and
+// on disk where it ends, and every file operation names one component inside
+// a directory held open as an os.Root, so the kernel follows no symlink.
+//
+// Each entry costs a constant number of system calls, whatever its depth, as
+// long as the layer lists entries directory by directory, as tar does; a
+// whiteout costs what it deletes. UnpackOptions.MaxEntries and MaxBytes bound
+// what the layers may write.
 //
 // dir must not exist, or be an empty directory. The layers are applied into a
 // new directory beside it, which is renamed to dir once complete: a failed
