@@ -374,12 +374,17 @@ func (u *unpacker) removeLower(dir *dirNode) error {
 	return nil
 }
 
-// remove deletes name of directory dir and everything under it.
+// remove deletes name of directory dir and everything under it. What is
+// not there, or an empty directory, costs two system calls: RemoveAll would
+// open and read a directory before removing it.
 func (u *unpacker) remove(dir *dirNode, name string) error {
 	u.tree.detach(dir, name)
 	root, err := u.tree.dir(dir)
 	if err != nil {
 		return err
+	}
+	if err := root.Remove(name); err == nil || errors.Is(err, fs.ErrNotExist) {
+		return nil
 	}
 	return root.RemoveAll(name)
 }
