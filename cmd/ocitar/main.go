@@ -43,8 +43,8 @@ func printLine(stderr io.Writer, label string, err error) {
 	fmt.Fprintf(stderr, "ocitar: %s%s\n", label, termsafe.String(strings.ReplaceAll(err.Error(), "\n", " ")))
 }
 
-// escapedLog is where containers/image's log (logrus) goes: stderr, each
-// entry escaped, as its messages may embed names from archives.
+// escapedLog is where containers/image's log (logrus) and ocitar serve's log
+// go: stderr, each entry escaped, as its messages may embed names from archives.
 type escapedLog struct{ stderr io.Writer }
 
 func (l escapedLog) Write(entry []byte) (int, error) {
