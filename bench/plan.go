@@ -106,7 +106,8 @@ func groups(c config, co corpus) []group {
 			})
 		}
 	}
-	return append(gs, group{title: "recompression on one core and two", cmds: scale})
+	gs = append(gs, group{title: "recompression on one core and two", cmds: scale})
+	return append(gs, unpackGroups(c, co.unpack, co.unpackLarge)...)
 }
 
 func join(flags []string) string {

@@ -14,6 +14,8 @@ type corpus struct {
 	scaleDir           string   // the image recompressed with one core and two, as dir:
 	many               string   // OCI tar of the many-image archive
 	mem                []memImage
+	unpack             []unpackImage // generated layers, each kind at each of unpackScales
+	unpackLarge        unpackImage   // the main image
 	largeDesc, mixDesc string
 }
 
@@ -77,6 +79,9 @@ func prepare(c config) (corpus, error) {
 			return co, err
 		}
 		co.mem = append(co.mem, m)
+	}
+	if co.unpack, co.unpackLarge, err = prepareUnpack(c, co.large.oci); err != nil {
+		return co, err
 	}
 	co.largeDesc = fmt.Sprintf("%d MiB in %d layers, half text (gzip shrinks it about fourfold), half random", c.size>>20, len(mixed))
 	co.mixDesc = fmt.Sprintf("%d MiB, the same mix", c.scaleSize>>20)

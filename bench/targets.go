@@ -6,13 +6,13 @@ import (
 	"time"
 )
 
-// target is one goal of issue 3, 6 or 12 and how the run measured against it.
+// target is one goal of issue 3, 6, 12 or 15 and how the run measured against it.
 type target struct {
 	name, measured string
 	met            bool
 }
 
-// targets checks the measured results against the goals of issues 3, 6 and 12.
+// targets checks the measured results against the goals of issues 3, 6, 12 and 15.
 func targets(c config, results []groupResult) []target {
 	find := func(title, name string) *stats {
 		for _, g := range results {
@@ -62,6 +62,7 @@ func targets(c config, results []groupResult) []target {
 		}
 	}
 	atMost("memory: peak RSS under 100 MiB (largest of the series)", float64(rss)/(1<<20), 100, " MiB")
+	unpackTargets(c, find, atMost)
 	for _, format := range []string{"gzip", "zstd"} {
 		one := find("recompression", fmt.Sprintf("GOMAXPROCS=1 ocitar copy --dest-compress-format %s dir:D oci-tar:Y", format))
 		two := find("recompression", fmt.Sprintf("GOMAXPROCS=2 ocitar copy --dest-compress-format %s dir:D oci-tar:Y", format))

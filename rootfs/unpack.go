@@ -36,6 +36,14 @@ type UnpackOptions struct {
 	// Warn, if set, is told of each extended attribute that the filesystem
 	// or the privileges refused and Unpack passed over.
 	Warn func(error)
+	// MaxEntries, if positive, is the most entries the layers together may
+	// hold, and MaxBytes, if positive, the most bytes their regular files
+	// may hold, counted as they are applied (a file an upper layer replaces
+	// counts twice). Past either, Unpack fails with an error wrapping
+	// archive.ErrTooLarge and leaves nothing behind: a bound for services
+	// that unpack images they do not trust, since a small layer can expand
+	// a thousandfold. Off by default, as in docker and umoci.
+	MaxEntries, MaxBytes int64
 }
 
 // OCI whiteouts: a file named whiteoutPrefix+NAME deletes NAME of the lower
@@ -74,8 +82,15 @@ const maxSymlinks = 40
 // "..", and hard links to such names, are refused with an error wrapping
 // archive.ErrUnsafeEntry that names the layer and the entry. Symlinks are followed as
 // if dir were the root of the filesystem, as docker, containerd and umoci do,
-// so a symlink to "/" or "../.." leads to dir; every file operation goes
-// through an os.Root as well.
+// so a symlink to "/" or "../.." leads to dir. Paths are looked up one
+// component at a time, in memory in a tree of the directories Unpack made and
+// on disk where it ends, and every file operation names one component inside
+// a directory held open as an os.Root, so the kernel follows no symlink.
+//
+// Each entry costs a constant number of system calls, whatever its depth, as
+// long as the layer lists entries directory by directory, as tar does; a
+// whiteout costs what it deletes. UnpackOptions.MaxEntries and MaxBytes bound
+// what the layers may write.
 //
 // dir must not exist, or be an empty directory. The layers are applied into a
 // new directory beside it, which is renamed to dir once complete: a failed
@@ -164,17 +179,20 @@ func unpackInto(ctx context.Context, b archive.BlobOpener, layers []ocispec.Desc
 		return err
 	}
 	defer root.Close()
-	u := &unpacker{root: root, chown: opts.Chown && os.Geteuid() == 0, warn: opts.Warn, dirs: map[string]*tar.Header{}}
+	u := &unpacker{root: root, tree: newDirTree(root), chown: opts.Chown && os.Geteuid() == 0, warn: opts.Warn,
+		maxEntries: opts.MaxEntries, maxBytes: opts.MaxBytes, buf: make([]byte, 256<<10)}
+	defer u.tree.close()
 	for i, layer := range layers {
 		var diffID digest.Digest
 		if opts.DiffIDs != nil {
 			diffID = opts.DiffIDs[i]
 		}
+		u.layer = i + 1
 		if err := u.applyLayer(ctx, b, layer, diffID, layerName(i, layers)); err != nil {
 			return err
 		}
 	}
-	return u.finishDirs()
+	return u.finishDir(u.tree.top)
 }
 
 // unpacker applies layers into a root filesystem.
@@ -182,13 +200,25 @@ type unpacker struct {
 	root  *os.Root
 	chown bool // running as root with UnpackOptions.Chown: owners are set and devices created
 	warn  func(error)
-	// dirs holds the header of every directory, whose mode and times are set
-	// once all layers are applied: until then directories stay writable, and
-	// new entries would change their times.
-	dirs map[string]*tar.Header
-	// upper holds the paths the current layer made, with their parents:
-	// whiteouts delete only what lower layers made.
-	upper map[string]bool
+	// tree holds every directory, whose mode and times are set once all
+	// layers are applied: until then directories stay writable, and new
+	// entries would change their times.
+	tree  *dirTree
+	layer int // the layer being applied, from 1
+	// upper holds the other entries the current layer made (a directory's
+	// dirNode.layer tells the same): whiteouts delete only what lower layers made.
+	upper map[entryKey]bool
+	// entries and bytes are what the layers applied so far hold, checked
+	// against UnpackOptions.MaxEntries and MaxBytes.
+	entries, bytes       int64
+	maxEntries, maxBytes int64
+	buf                  []byte // copies file contents
+}
+
+// entryKey names an entry by its directory.
+type entryKey struct {
+	dir  *dirNode
+	name string
 }
 
 func (u *unpacker) applyLayer(ctx context.Context, b archive.BlobOpener, layer ocispec.Descriptor, diffID digest.Digest, what string) error {
@@ -203,7 +233,7 @@ func (u *unpacker) applyLayer(ctx context.Context, b archive.BlobOpener, layer o
 		h = hashing.NewReader(stream, diffID.Algorithm())
 		stream = h
 	}
-	u.upper = map[string]bool{}
+	u.upper = map[entryKey]bool{}
 	tr := tar.NewReader(stream)
 	for {
 		hdr, err := tr.Next()
@@ -233,6 +263,9 @@ func (u *unpacker) apply(hdr *tar.Header, r io.Reader) error {
 	if hdr.Typeflag == tar.TypeXGlobalHeader {
 		return nil
 	}
+	if err := u.count(hdr); err != nil {
+		return err
+	}
 	name, err := tarname.Clean(hdr.Name)
 	if err != nil {
 		return err
@@ -241,76 +274,51 @@ func (u *unpacker) apply(hdr *tar.Header, r io.Reader) error {
 		if hdr.Typeflag != tar.TypeDir {
 			return fmt.Errorf("%w: the root can only be a directory", archive.ErrUnsafeEntry)
 		}
-		u.dirs["."] = hdr
+		u.tree.top.hdr = hdr
 		return nil
-	}
-	parent, err := u.resolve(path.Dir(name))
-	if err != nil {
-		return err
 	}
 	base := path.Base(name)
 	if strings.HasPrefix(base, whiteoutPrefix) {
+		parent, err := u.tree.lookup(path.Dir(name), false)
+		if err != nil || parent == nil {
+			return err
+		}
 		return u.whiteout(parent, base)
 	}
-	if err := u.root.MkdirAll(parent, 0o755); err != nil {
+	var source string // a hard link's, found first: lookups may close the parent's directory
+	if hdr.Typeflag == tar.TypeLink {
+		if source, err = u.linkSource(hdr.Linkname); err != nil {
+			return err
+		}
+	}
+	parent, err := u.tree.lookup(path.Dir(name), true)
+	if err != nil {
 		return err
 	}
-	target := path.Join(parent, base)
-	if err := u.clear(target, hdr.Typeflag == tar.TypeDir); err != nil {
+	if err := u.create(parent, base, hdr, source, r); err != nil {
 		return err
 	}
-	if err := u.create(target, hdr, r); err != nil {
-		return err
-	}
-	u.markUpper(target)
-	return u.setMetadata(target, hdr)
+	u.markUpper(parent, base, hdr.Typeflag == tar.TypeDir)
+	return nil
 }
 
-// resolve follows the symlinks of name, a clean relative path, as the kernel
-// would if the root filesystem were "/". The result has no symlink among its
-// existing components.
-func (u *unpacker) resolve(name string) (string, error) {
-	var done []string
-	todo := strings.Split(name, "/")
-	for links := 0; len(todo) > 0; {
-		c := todo[0]
-		todo = todo[1:]
-		switch c {
-		case "", ".":
-			continue
-		case "..":
-			done = done[:max(len(done)-1, 0)]
-			continue
-		}
-		p := path.Join(append(done, c)...)
-		fi, err := u.root.Lstat(p)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return "", err
-		}
-		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
-			done = append(done, c)
-			continue
-		}
-		if links++; links > maxSymlinks {
-			return "", fmt.Errorf("%w: %q: more than %d symlinks, or a loop", archive.ErrBadLink, name, maxSymlinks)
-		}
-		target, err := u.root.Readlink(p)
-		if err != nil {
-			return "", err
-		}
-		if path.IsAbs(target) {
-			done = done[:0]
-		}
-		todo = append(strings.Split(target, "/"), todo...)
+// count adds hdr to the entries and bytes unpacked, failing past the limits.
+func (u *unpacker) count(hdr *tar.Header) error {
+	u.entries++
+	if u.maxEntries > 0 && u.entries > u.maxEntries {
+		return fmt.Errorf("%w: more than %d entries (limit: UnpackOptions.MaxEntries)", archive.ErrTooLarge, u.maxEntries)
 	}
-	if len(done) == 0 {
-		return ".", nil
+	if hdr.Typeflag == tar.TypeReg {
+		u.bytes += hdr.Size
 	}
-	return path.Join(done...), nil
+	if u.maxBytes > 0 && u.bytes > u.maxBytes {
+		return fmt.Errorf("%w: more than %d bytes of files (limit: UnpackOptions.MaxBytes)", archive.ErrTooLarge, u.maxBytes)
+	}
+	return nil
 }
 
 // whiteout applies the whiteout file base of directory dir.
-func (u *unpacker) whiteout(dir, base string) error {
+func (u *unpacker) whiteout(dir *dirNode, base string) error {
 	if base == opaqueWhiteout {
 		return u.removeLower(dir)
 	}
@@ -321,35 +329,43 @@ func (u *unpacker) whiteout(dir, base string) error {
 	if victim == "" || victim == "." || victim == ".." {
 		return fmt.Errorf("%w: whiteout of %q", archive.ErrUnsafeEntry, victim)
 	}
-	victimPath := path.Join(dir, victim)
-	if u.upper[victimPath] {
+	if u.madeByThisLayer(dir, victim) {
 		return nil
 	}
-	return u.remove(victimPath)
+	return u.remove(dir, victim)
+}
+
+// madeByThisLayer tells whether the current layer made name of dir, or
+// anything under it.
+func (u *unpacker) madeByThisLayer(dir *dirNode, name string) bool {
+	if c := dir.children[name]; c != nil {
+		return c.layer == u.layer
+	}
+	return u.upper[entryKey{dir, name}]
 }
 
 // removeLower deletes what lower layers made in directory dir.
-func (u *unpacker) removeLower(dir string) error {
-	f, err := u.root.Open(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+func (u *unpacker) removeLower(dir *dirNode) error {
+	root, err := u.tree.dir(dir)
 	if err != nil {
 		return err
 	}
-	entries, err := f.ReadDir(-1)
+	f, err := root.Open(".")
+	if err != nil {
+		return err
+	}
+	names, err := f.Readdirnames(-1)
 	f.Close()
 	if err != nil {
 		return err
 	}
-	for _, e := range entries {
-		p := path.Join(dir, e.Name())
+	for _, name := range names {
 		var err error
-		switch {
-		case !u.upper[p]:
-			err = u.remove(p)
-		case e.IsDir():
-			err = u.removeLower(p)
+		switch c := dir.children[name]; {
+		case !u.madeByThisLayer(dir, name):
+			err = u.remove(dir, name)
+		case c != nil:
+			err = u.removeLower(c)
 		}
 		if err != nil {
 			return err
@@ -358,114 +374,189 @@ func (u *unpacker) removeLower(dir string) error {
 	return nil
 }
 
-// clear removes what is at target, unless both it and the new entry are directories.
-func (u *unpacker) clear(target string, dir bool) error {
-	fi, err := u.root.Lstat(target)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
+// remove deletes name of directory dir and everything under it. What is
+// not there, or an empty directory, costs two system calls: RemoveAll would
+// open and read a directory before removing it.
+func (u *unpacker) remove(dir *dirNode, name string) error {
+	u.tree.detach(dir, name)
+	root, err := u.tree.dir(dir)
 	if err != nil {
 		return err
 	}
-	if dir && fi.IsDir() {
+	if err := root.Remove(name); err == nil || errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	return u.remove(target)
+	return root.RemoveAll(name)
 }
 
-// remove deletes p and everything under it.
-func (u *unpacker) remove(p string) error {
-	maps.DeleteFunc(u.dirs, func(d string, _ *tar.Header) bool {
-		return d == p || strings.HasPrefix(d, p+"/")
-	})
-	return u.root.RemoveAll(p)
-}
-
-// markUpper records p and its parents as made by the current layer.
-func (u *unpacker) markUpper(p string) {
-	for ; p != "."; p = path.Dir(p) {
-		u.upper[p] = true
+// markUpper records name of dir, and dir with its parents, as made by the current layer.
+func (u *unpacker) markUpper(dir *dirNode, name string, isDir bool) {
+	if isDir {
+		dir.children[name].layer = u.layer
+	} else {
+		u.upper[entryKey{dir, name}] = true
+	}
+	for n := dir; n != nil && n.layer != u.layer; n = n.parent {
+		n.layer = u.layer
 	}
 }
 
-// create makes target as hdr describes it, with r its content.
-func (u *unpacker) create(target string, hdr *tar.Header, r io.Reader) error {
+// create makes name in dir as hdr describes it, with its metadata, r its
+// content and source, for a hard link, the path of what it links to. What
+// is there already is removed, unless both are directories.
+func (u *unpacker) create(dir *dirNode, name string, hdr *tar.Header, source string, r io.Reader) error {
+	if hdr.Typeflag == tar.TypeDir {
+		if err := u.mkdir(dir, name, hdr); err != nil {
+			return err
+		}
+		return u.setMetadata(dir, name, hdr, nil)
+	}
+	err := u.make(dir, name, hdr, source, r)
+	if errors.Is(err, fs.ErrExist) {
+		if err := u.remove(dir, name); err != nil {
+			return err
+		}
+		err = u.make(dir, name, hdr, source, r)
+	}
+	return err
+}
+
+// mkdir makes directory name in dir, or keeps the one there, and records hdr for it.
+func (u *unpacker) mkdir(dir *dirNode, name string, hdr *tar.Header) error {
+	c := dir.children[name]
+	if c == nil {
+		root, err := u.tree.dir(dir)
+		if err != nil {
+			return err
+		}
+		err = root.Mkdir(name, 0o755)
+		if errors.Is(err, fs.ErrExist) { // not a directory, which would be in the tree
+			if err = u.remove(dir, name); err == nil {
+				root, err = u.tree.dir(dir)
+			}
+			if err == nil {
+				err = root.Mkdir(name, 0o755)
+			}
+		}
+		if err != nil {
+			return err
+		}
+		c = dir.add(name)
+	}
+	c.hdr = hdr
+	return nil
+}
+
+// make makes the entry hdr describes, not a directory, as name in dir, with
+// its metadata; it fails with fs.ErrExist if something is there.
+func (u *unpacker) make(dir *dirNode, name string, hdr *tar.Header, source string, r io.Reader) error {
+	if hdr.Typeflag == tar.TypeLink {
+		return u.root.Link(source, path.Join(dir.path(), name))
+	}
+	root, err := u.tree.dir(dir)
+	if err != nil {
+		return err
+	}
 	switch hdr.Typeflag {
 	case tar.TypeReg:
-		return u.writeFile(target, r)
-	case tar.TypeDir:
-		u.dirs[target] = hdr
-		err := u.root.Mkdir(target, 0o755)
-		if errors.Is(err, fs.ErrExist) {
-			return nil
-		}
-		return err
+		return u.writeFile(dir, root, name, hdr, r)
 	case tar.TypeSymlink:
-		return u.root.Symlink(hdr.Linkname, target)
-	case tar.TypeLink:
-		return u.link(target, hdr.Linkname)
+		err = root.Symlink(hdr.Linkname, name)
 	case tar.TypeChar, tar.TypeBlock:
 		if !u.chown {
-			return u.writeFile(target, strings.NewReader(""))
+			return u.writeFile(dir, root, name, hdr, strings.NewReader(""))
 		}
-		return mknod(u.root, target, hdr)
+		err = mknod(root, name, hdr)
 	case tar.TypeFifo:
-		return mknod(u.root, target, hdr)
+		err = mknod(root, name, hdr)
+	default:
+		return fmt.Errorf("%w: tar type %q", archive.ErrUnsupportedEntry, hdr.Typeflag)
 	}
-	return fmt.Errorf("%w: tar type %q", archive.ErrUnsupportedEntry, hdr.Typeflag)
-}
-
-func (u *unpacker) writeFile(target string, r io.Reader) error {
-	f, err := u.root.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err
 	}
-	if _, err := io.Copy(f, r); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return u.setMetadata(dir, name, hdr, nil)
 }
 
-// link makes target a hard link to the entry linkname names, which must be in the root.
-func (u *unpacker) link(target, linkname string) error {
+// writeFile writes r to a new regular file name of dir, and gives it the
+// metadata of hdr through its descriptor.
+func (u *unpacker) writeFile(dir *dirNode, root *os.Root, name string, hdr *tar.Header, r io.Reader) error {
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if hdr.Typeflag == tar.TypeReg && hdr.Size > 0 {
+		// Hiding f's ReadFrom makes the copy use u.buf: os.File's would
+		// take a new 32 KiB buffer for every file.
+		_, err = io.CopyBuffer(struct{ io.Writer }{f}, r, u.buf)
+	}
+	if err == nil {
+		err = u.setMetadata(dir, name, hdr, f)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// linkSource is the path, with no symlink among its directories, of the
+// entry linkname names, which must be in the root.
+func (u *unpacker) linkSource(linkname string) (string, error) {
 	name, err := tarname.Clean(linkname)
 	if err != nil || name == "." {
-		return fmt.Errorf("%w: hard link to %q", archive.ErrUnsafeEntry, linkname)
+		return "", fmt.Errorf("%w: hard link to %q", archive.ErrUnsafeEntry, linkname)
 	}
-	parent, err := u.resolve(path.Dir(name))
+	dir, err := u.tree.lookup(path.Dir(name), false)
 	if err != nil {
-		return err
+		return "", err
 	}
-	return u.root.Link(path.Join(parent, path.Base(name)), target)
+	if dir == nil {
+		return "", &fs.PathError{Op: "link", Path: linkname, Err: fs.ErrNotExist}
+	}
+	return path.Join(dir.path(), path.Base(name)), nil
 }
 
-// setMetadata gives target the owner, mode and times of hdr. A hard link has
-// those of its target, and a directory gets its mode and times in finishDirs.
-func (u *unpacker) setMetadata(target string, hdr *tar.Header) error {
+// setMetadata gives name of dir the owner, extended attributes, mode and
+// times of hdr, through f when it is the entry's open file. A hard link has
+// those of its target, and a directory gets its mode and times in finishDir.
+func (u *unpacker) setMetadata(dir *dirNode, name string, hdr *tar.Header, f *os.File) error {
 	if hdr.Typeflag == tar.TypeLink {
 		return nil
 	}
+	root, err := u.tree.dir(dir)
+	if err != nil {
+		return err
+	}
 	if u.chown {
-		if err := u.root.Lchown(target, hdr.Uid, hdr.Gid); err != nil {
+		if f != nil {
+			err = f.Chown(hdr.Uid, hdr.Gid)
+		} else {
+			err = root.Lchown(name, hdr.Uid, hdr.Gid)
+		}
+		if err != nil {
 			return err
 		}
 	}
 	if attrs := u.xattrs(hdr); len(attrs) > 0 {
-		if err := setXattrs(u.root, target, attrs, u.warn); err != nil {
+		if err := setXattrs(root, name, path.Join(dir.path(), name), attrs, u.warn); err != nil {
 			return err
 		}
 	}
-	switch hdr.Typeflag {
-	case tar.TypeDir:
+	switch {
+	case hdr.Typeflag == tar.TypeDir:
 		return nil
-	case tar.TypeSymlink:
-		return lchtimes(u.root, target, accessTime(hdr), hdr.ModTime)
+	case hdr.Typeflag == tar.TypeSymlink:
+		return lchtimes(root, name, accessTime(hdr), hdr.ModTime)
+	case f != nil:
+		if err := f.Chmod(entryMode(hdr)); err != nil {
+			return err
+		}
+		return fileChtimes(root, name, f, accessTime(hdr), hdr.ModTime)
 	}
-	if err := u.root.Chmod(target, entryMode(hdr)); err != nil {
+	if err := root.Chmod(name, entryMode(hdr)); err != nil {
 		return err
 	}
-	return u.root.Chtimes(target, accessTime(hdr), hdr.ModTime)
+	return root.Chtimes(name, accessTime(hdr), hdr.ModTime)
 }
 
 // xattrPrefix starts the PAX records that hold extended attributes.
@@ -509,20 +600,40 @@ func (a xattr) String() string {
 	return fmt.Sprintf("extended attribute %q (%d bytes)", name, len(a.value))
 }
 
-// finishDirs sets the times and mode of every directory, the deepest first:
-// a mode that forbids entering a directory must not stop the ones under it,
-// nor its own times.
-func (u *unpacker) finishDirs() error {
-	for _, d := range slices.Backward(slices.Sorted(maps.Keys(u.dirs))) {
-		hdr := u.dirs[d]
-		if err := u.root.Chtimes(d, accessTime(hdr), hdr.ModTime); err != nil {
-			return fmt.Errorf("directory %s: %w", d, err)
+// finishDir sets the times and mode of every directory under dir, and of
+// dir itself if it is the root, the deepest first: a mode that forbids
+// entering a directory must not stop the ones under it, nor its own times.
+func (u *unpacker) finishDir(dir *dirNode) error {
+	for _, name := range slices.Sorted(maps.Keys(dir.children)) {
+		c := dir.children[name]
+		if err := u.finishDir(c); err != nil {
+			return err
 		}
-		if err := u.root.Chmod(d, entryMode(hdr)); err != nil {
-			return fmt.Errorf("directory %s: %w", d, err)
+		if c.hdr == nil {
+			continue
+		}
+		root, err := u.tree.dir(dir)
+		if err != nil {
+			return err
+		}
+		if err := setDirMetadata(root, name, c.hdr); err != nil {
+			return fmt.Errorf("directory %s: %w", c.path(), err)
 		}
 	}
+	if dir.parent != nil || dir.hdr == nil {
+		return nil
+	}
+	if err := setDirMetadata(u.root, ".", dir.hdr); err != nil {
+		return fmt.Errorf("directory .: %w", err)
+	}
 	return nil
+}
+
+func setDirMetadata(root *os.Root, name string, hdr *tar.Header) error {
+	if err := root.Chtimes(name, accessTime(hdr), hdr.ModTime); err != nil {
+		return err
+	}
+	return root.Chmod(name, entryMode(hdr))
 }
 
 // entryMode is the permission, setuid, setgid and sticky bits of hdr.

@@ -66,6 +66,18 @@ func lchtimes(root *os.Root, target string, atime, mtime time.Time) error {
 	})
 }
 
+// fileChtimes sets the times of f, open at name of root, through its descriptor.
+func fileChtimes(_ *os.Root, name string, f *os.File, atime, mtime time.Time) error {
+	ts := [2]syscall.Timespec{syscall.NsecToTimespec(atime.UnixNano()), syscall.NsecToTimespec(mtime.UnixNano())}
+	return control(f, "futimens", name, func(fd int) error {
+		_, _, errno := syscall.Syscall6(syscall.SYS_UTIMENSAT, uintptr(fd), 0, uintptr(unsafe.Pointer(&ts[0])), 0, 0, 0)
+		if errno != 0 {
+			return errno
+		}
+		return nil
+	})
+}
+
 // atParent calls op with a descriptor of target's directory, opened through
 // root, and target's last component.
 func atParent(root *os.Root, op, target string, call func(dirfd int, base string) error) error {
@@ -77,11 +89,12 @@ func atParent(root *os.Root, op, target string, call func(dirfd int, base string
 	return control(dir, op, target, func(fd int) error { return call(fd, path.Base(target)) })
 }
 
-// setXattrs sets attrs on target, a regular file or directory that Unpack
-// made, through a descriptor opened in root. An attribute the filesystem does
-// not support, or the caller may not set, is passed over and told to warn.
-func setXattrs(root *os.Root, target string, attrs []xattr, warn func(error)) error {
-	f, err := root.OpenFile(target, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+// setXattrs sets attrs on name of root, a regular file or directory that
+// Unpack made at target, through a descriptor opened in root. An attribute
+// the filesystem does not support, or the caller may not set, is passed over
+// and told to warn.
+func setXattrs(root *os.Root, name, target string, attrs []xattr, warn func(error)) error {
+	f, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
 	if err != nil {
 		return err
 	}

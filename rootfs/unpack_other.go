@@ -31,5 +31,10 @@ func renameDir(tmp, dir string) error {
 	return os.Rename(tmp, dir)
 }
 
+// fileChtimes sets the times of f, open at name of root, by its name.
+func fileChtimes(root *os.Root, name string, _ *os.File, atime, mtime time.Time) error {
+	return root.Chtimes(name, atime, mtime)
+}
+
 // setXattrs leaves extended attributes unset: only Linux builds set them.
-func setXattrs(*os.Root, string, []xattr, func(error)) error { return nil }
+func setXattrs(*os.Root, string, string, []xattr, func(error)) error { return nil }

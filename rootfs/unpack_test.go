@@ -85,14 +85,17 @@ func unpackLayers(t *testing.T, dir string, layers ...[]layerEntry) error {
 	return Unpack(context.Background(), blobs, descs, dir, UnpackOptions{})
 }
 
+// unpackCase is layers and the tree they unpack to, as describeTree describes it.
+type unpackCase struct {
+	name   string
+	layers [][]layerEntry
+	want   map[string]string
+}
+
 func TestUnpack(t *testing.T) {
 	type layers = [][]layerEntry
 	fifo := layerEntry{hdr: tar.Header{Typeflag: tar.TypeFifo, Name: "run/fifo", Mode: 0o600, ModTime: entryTime}}
-	tests := []struct {
-		name   string
-		layers layers
-		want   map[string]string
-	}{
+	tests := []unpackCase{
 		{"types and modes", layers{{
 			dirEntry("bin/", 0o755), regEntry("bin/suid", 0o4755, "s"), linkEntry("bin/again", "bin/suid"),
 			dirEntry("etc/", 0o750), regEntry("etc/secret", 0o600, "x"), symlinkEntry("etc/link", "secret"),
@@ -122,6 +125,19 @@ func TestUnpack(t *testing.T) {
 		}, map[string]string{
 			"d": "drwx------", "d/sub": "drwxr-xr-x", "d/sub/new": `-rw-r--r-- "n"`, "d/z": `-rw-r--r-- "z"`, "keep": `-rw-r--r-- "k"`,
 		}},
+		{"a symlinked directory replaced by a directory", layers{
+			{dirEntry("real/", 0o755), dirEntry("real/x/", 0o755), symlinkEntry("alias", "real")},
+			{regEntry("alias/x/f1", 0o644, "1"), whiteoutEntry(".wh.alias"), dirEntry("alias/", 0o755), regEntry("alias/x/f2", 0o644, "2")},
+		}, map[string]string{"real": "drwxr-xr-x", "real/x": "drwxr-xr-x", "real/x/f1": `-rw-r--r-- "1"`,
+			"alias": "drwxr-xr-x", "alias/x": "drwxr-xr-x", "alias/x/f2": `-rw-r--r-- "2"`}},
+		{"whiteout of the symlink the path went through", layers{
+			{dirEntry("a/", 0o755), symlinkEntry("a/l", ".")},
+			{whiteoutEntry("a/l/.wh.l"), regEntry("a/l/f", 0o644, "f")},
+		}, map[string]string{"a": "drwxr-xr-x", "a/l": "drwxr-xr-x", "a/l/f": `-rw-r--r-- "f"`}},
+		{"whiteout under a file deletes nothing", layers{
+			{regEntry("f", 0o644, "f")},
+			{whiteoutEntry("f/.wh.x"), whiteoutEntry("f/d/.wh..wh..opq")},
+		}, map[string]string{"f": `-rw-r--r-- "f"`}},
 		{"AUFS metadata ignored", layers{{regEntry(".wh..wh.plnk", 0o644, ""), regEntry("a", 0o644, "a")}},
 			map[string]string{"a": `-rw-r--r-- "a"`}},
 		{"symlink to / leads to the root", layers{
@@ -134,6 +150,19 @@ func TestUnpack(t *testing.T) {
 		{"hard link through a symlinked directory", layers{{
 			dirEntry("real/", 0o755), regEntry("real/f", 0o644, "f"), symlinkEntry("alias", "/real"), linkEntry("g", "alias/f"),
 		}}, map[string]string{"real": "drwxr-xr-x", "real/f": `-rw-r--r-- "f" links=2`, "alias": "Lrwxrwxrwx -> /real", "g": `-rw-r--r-- "f" links=2`}},
+		{"whiteout and opaque directory through a symlinked directory", layers{
+			{dirEntry("real/", 0o755), regEntry("real/a", 0o644, "a"), regEntry("real/b", 0o644, "b"), dirEntry("real/o/", 0o755), regEntry("real/o/old", 0o644, "o"), symlinkEntry("alias", "/real")},
+			{whiteoutEntry("alias/.wh.a"), whiteoutEntry("alias/o/.wh..wh..opq"), regEntry("alias/o/new", 0o644, "n")},
+		}, map[string]string{"real": "drwxr-xr-x", "real/b": `-rw-r--r-- "b"`, "real/o": "drwxr-xr-x", "real/o/new": `-rw-r--r-- "n"`, "alias": "Lrwxrwxrwx -> /real"}},
+		{"whiteout through a symlink climbing out", layers{
+			{dirEntry("a/", 0o755), regEntry("a/f", 0o644, "f"), regEntry("g", 0o644, "g"), symlinkEntry("a/up", "../../..")},
+			{whiteoutEntry("a/up/.wh.g"), whiteoutEntry("a/up/a/.wh.f")},
+		}, map[string]string{"a": "drwxr-xr-x", "a/up": "Lrwxrwxrwx -> ../../.."}},
+		{"whiteout of a directory held open", layers{
+			{dirEntry("a/", 0o755), dirEntry("a/b/", 0o755), dirEntry("a/b/c/", 0o755), regEntry("a/b/c/f", 0o644, "f")},
+			{whiteoutEntry("a/b/c/.wh.absent"), whiteoutEntry(".wh.a"), regEntry("a/b/c/new", 0o644, "n")},
+		}, map[string]string{"a": "drwxr-xr-x", "a/b": "drwxr-xr-x", "a/b/c": "drwxr-xr-x", "a/b/c/new": `-rw-r--r-- "n"`}},
+		deepWhiteouts(),
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -158,6 +187,33 @@ func TestUnpack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// deepWhiteouts is a case of TestUnpack: a chain of 60 directories, each
+// holding a file, whose upper layer deletes the file at depth 30, makes the
+// directory at depth 40 opaque and adds a file there.
+func deepWhiteouts() unpackCase {
+	var lower, upper []layerEntry
+	want := map[string]string{}
+	dir := ""
+	for depth := 1; depth <= 60; depth++ {
+		dir += "c/"
+		lower = append(lower, dirEntry(dir, 0o755), regEntry(dir+"f", 0o644, "f"))
+		if depth <= 40 {
+			want[strings.TrimSuffix(dir, "/")] = "drwxr-xr-x"
+		}
+		if depth < 40 && depth != 30 {
+			want[dir+"f"] = `-rw-r--r-- "f"`
+		}
+		switch depth {
+		case 30:
+			upper = append(upper, whiteoutEntry(dir+".wh.f"))
+		case 40:
+			upper = append(upper, whiteoutEntry(dir+".wh..wh..opq"), regEntry(dir+"new", 0o644, "n"))
+			want[dir+"new"] = `-rw-r--r-- "n"`
+		}
+	}
+	return unpackCase{"whiteouts and an opaque directory 30 and 40 levels deep", [][]layerEntry{lower, upper}, want}
 }
 
 func TestUnpackRefuses(t *testing.T) {
@@ -510,5 +566,71 @@ func TestUnpackDevices(t *testing.T) {
 				t.Errorf("tree %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestUnpackLimits checks UnpackOptions.MaxEntries and MaxBytes: layers at
+// the limit unpack, one entry or byte more fails with ErrTooLarge and leaves
+// nothing, not even the new directory beside the destination.
+func TestUnpackLimits(t *testing.T) {
+	layers := [][]layerEntry{
+		{dirEntry("d/", 0o755), regEntry("d/a", 0o644, "12345")},
+		{regEntry("d/b", 0o644, "678"), whiteoutEntry("d/.wh.a"), symlinkEntry("l", "d/b")},
+	} // 5 entries, 8 bytes of files
+	tests := []struct {
+		name string
+		opts UnpackOptions
+		fail bool
+	}{
+		{"no limits", UnpackOptions{}, false},
+		{"entries at the limit", UnpackOptions{MaxEntries: 5}, false},
+		{"one entry too many", UnpackOptions{MaxEntries: 4}, true},
+		{"bytes at the limit", UnpackOptions{MaxBytes: 8}, false},
+		{"one byte too many", UnpackOptions{MaxBytes: 7}, true},
+		{"one byte too many in the first layer", UnpackOptions{MaxBytes: 4}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			blobs := memBlobs{}
+			var descs []ocispec.Descriptor
+			for _, entries := range layers {
+				descs = append(descs, blobs.add(t, compression.Gzip, layerTar(t, entries...)))
+			}
+			parent := t.TempDir()
+			err := Unpack(context.Background(), blobs, descs, filepath.Join(parent, "rootfs"), tt.opts)
+			if !tt.fail {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if names := dirNames(t, filepath.Join(parent, "rootfs")); !slices.Equal(names, []string{"d", "l"}) {
+					t.Errorf("rootfs holds %q, want d and l", names)
+				}
+				return
+			}
+			if !errors.Is(err, archive.ErrTooLarge) || !strings.Contains(err.Error(), "UnpackOptions.Max") {
+				t.Fatalf("error %v, want one wrapping ErrTooLarge that names the limit", err)
+			}
+			if names := dirNames(t, parent); len(names) != 0 {
+				t.Errorf("%s holds %q after the failure, want nothing", parent, names)
+			}
+		})
+	}
+}
+
+// BenchmarkUnpackFiles unpacks a layer of 20,000 empty files in 20 directories.
+func BenchmarkUnpackFiles(b *testing.B) {
+	var entries []layerEntry
+	for i := range 20_000 {
+		if i%1000 == 0 {
+			entries = append(entries, dirEntry(fmt.Sprintf("d%02d/", i/1000), 0o755))
+		}
+		entries = append(entries, regEntry(fmt.Sprintf("d%02d/f%05d", i/1000, i), 0o644, ""))
+	}
+	blobs := memBlobs{}
+	descs := []ocispec.Descriptor{blobs.add(b, compression.Uncompressed, layerTar(b, entries...))}
+	for b.Loop() {
+		if err := Unpack(context.Background(), blobs, descs, filepath.Join(b.TempDir(), "rootfs"), UnpackOptions{}); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/internal/termsafe"
 	digest "github.com/opencontainers/go-digest"
 	"github.com/spf13/cobra"
 	"go.podman.io/image/v5/image"
@@ -127,8 +130,20 @@ func runInspect(g *globalOptions, o *inspectOptions, name string, out io.Writer)
 	return writeJSON(out, result)
 }
 
+// writeJSON prints v as indented JSON. The encoder leaves DEL, C1 controls and
+// other unprintable runes raw inside strings; each line goes through
+// termsafe.String, whose escapes are JSON's, so the output decodes to v.
 func writeJSON(out io.Writer, v any) error {
-	enc := json.NewEncoder(out)
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "    ")
-	return enc.Encode(v)
+	if err := enc.Encode(v); err != nil {
+		return err
+	}
+	lines := strings.Split(buf.String(), "\n")
+	for i, line := range lines {
+		lines[i] = termsafe.String(line)
+	}
+	_, err := io.WriteString(out, strings.Join(lines, "\n"))
+	return err
 }

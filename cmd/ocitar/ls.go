@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/internal/termsafe"
 	"github.com/spf13/cobra"
 )
 
@@ -58,8 +59,8 @@ func runLs(g *globalOptions, o *lsOptions, path string, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "POS\tNAMES\tDIGEST\tMEDIA TYPE\tPLATFORMS\tSIZE")
 	for _, img := range images {
-		fmt.Fprintf(tw, "@%d\t%s\t%s\t%s\t%s\t%s\n", img.Position, orNone(img.Names), img.Digest,
-			img.MediaType, orNone(img.Platforms), humanSize(img.Size))
+		fmt.Fprintf(tw, "@%d\t%s\t%s\t%s\t%s\t%s\n", img.Position, orNone(img.Names), termsafe.String(img.Digest),
+			termsafe.String(img.MediaType), orNone(img.Platforms), humanSize(img.Size))
 	}
 	return tw.Flush()
 }
@@ -82,11 +83,12 @@ func lsImages(images []archive.Image) []lsImage {
 	return out
 }
 
+// orNone is list joined by commas and escaped, or "-" when it is empty.
 func orNone(list []string) string {
 	if len(list) == 0 {
 		return "-"
 	}
-	return strings.Join(list, ",")
+	return termsafe.String(strings.Join(list, ","))
 }
 
 func humanSize(n int64) string {

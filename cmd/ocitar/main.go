@@ -7,6 +7,8 @@ import (
 	"os"
 	"strings"
 
+	"github.com/ocitar/ocitar/internal/termsafe"
+	"github.com/sirupsen/logrus"
 	"go.podman.io/storage/pkg/reexec"
 )
 
@@ -25,6 +27,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
+	logrus.SetOutput(escapedLog{stderr})
 	if err := cmd.Execute(); err != nil {
 		for _, line := range errorLines(err) {
 			printLine(stderr, "", line)
@@ -34,9 +37,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// printLine prints err to stderr as one line, after "ocitar: " and label.
+// printLine prints err to stderr as one line, after "ocitar: " and label,
+// escaped: error texts embed names that archives and layers chose.
 func printLine(stderr io.Writer, label string, err error) {
-	fmt.Fprintf(stderr, "ocitar: %s%s\n", label, strings.ReplaceAll(err.Error(), "\n", " "))
+	fmt.Fprintf(stderr, "ocitar: %s%s\n", label, termsafe.String(strings.ReplaceAll(err.Error(), "\n", " ")))
+}
+
+// escapedLog is where containers/image's log (logrus) and ocitar serve's log
+// go: stderr, each entry escaped, as its messages may embed names from archives.
+type escapedLog struct{ stderr io.Writer }
+
+func (l escapedLog) Write(entry []byte) (int, error) {
+	line := termsafe.String(strings.TrimSuffix(string(entry), "\n"))
+	if _, err := io.WriteString(l.stderr, line+"\n"); err != nil {
+		return 0, err
+	}
+	return len(entry), nil
 }
 
 // errorLines are the lines an error prints: one per problem of a verify, else one.

@@ -97,7 +97,7 @@ func runServe(g *globalOptions, o *serveOptions, args []string, stderr io.Writer
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	s := &server{g: g, o: o, log: log.New(stderr, "ocitar serve: ", 0)}
+	s := &server{g: g, o: o, log: log.New(escapedLog{stderr}, "ocitar serve: ", 0)}
 	if err := s.configure(args); err != nil {
 		return err
 	}

@@ -17,8 +17,9 @@ import (
 )
 
 type unpackOptions struct {
-	platform string
-	chown    bool
+	platform             string
+	chown                bool
+	maxEntries, maxBytes int64
 }
 
 func newUnpackCommand(g *globalOptions) *cobra.Command {
@@ -44,6 +45,8 @@ filesystem or the privileges refuse is passed over with a warning.
 
 DIR must not exist or be empty. The layers are applied into a new directory
 beside it, renamed to DIR once complete: a failed unpack leaves nothing.
+A layer can expand a thousandfold: to unpack images you do not trust, bound
+what they may write with --max-entries and --max-bytes.
 
 Examples:
   ocitar unpack oci-tar:images.tar:alpine rootfs
@@ -57,6 +60,8 @@ Examples:
 	f := cmd.Flags()
 	f.StringVar(&o.platform, "platform", "", "unpack the image for `OS/ARCH[/VARIANT]` (default: this machine's, or --override-os/arch/variant)")
 	f.BoolVar(&o.chown, "chown", false, "give files the owners the layers name, and make devices (only when running as root)")
+	f.Int64Var(&o.maxEntries, "max-entries", 0, "fail, leaving nothing, if the layers together hold more than `N` entries (default: no limit)")
+	f.Int64Var(&o.maxBytes, "max-bytes", 0, "fail, leaving nothing, if the files of the layers together hold more than `N` bytes (default: no limit)")
 	return cmd
 }
 
@@ -90,7 +95,8 @@ func runUnpack(g *globalOptions, o *unpackOptions, name, dir string, stderr io.W
 		}
 	}
 	infos := img.LayerInfos()
-	opts := rootfs.UnpackOptions{Chown: o.chown, Warn: func(err error) { printLine(stderr, "warning: ", err) }}
+	opts := rootfs.UnpackOptions{Chown: o.chown, MaxEntries: o.maxEntries, MaxBytes: o.maxBytes,
+		Warn: func(err error) { printLine(stderr, "warning: ", err) }}
 	if len(config.RootFS.DiffIDs) == len(infos) {
 		opts.DiffIDs = config.RootFS.DiffIDs
 	}

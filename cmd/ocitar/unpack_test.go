@@ -61,6 +61,8 @@ func TestUnpackFailsCleanly(t *testing.T) {
 			return sample
 		}, nil, []string{"rootfs", "not a directory"}},
 		{"layer corrupt", corruptLayer, nil, []string{"digest mismatch", "layer 1 of 2"}},
+		{"more entries than --max-entries", fixedImage(sample), []string{"--max-entries", "5"}, []string{"too large", "more than 5 entries"}},
+		{"more bytes than --max-bytes", fixedImage(sample), []string{"--max-bytes", "1000"}, []string{"too large", "more than 1000 bytes"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -68,7 +70,7 @@ func TestUnpackFailsCleanly(t *testing.T) {
 			dir := filepath.Join(parent, "sub", "rootfs")
 			mkdirAll(t, filepath.Dir(dir))
 			img := tt.prepare(t, dir)
-			before := listDir(t, parent)
+			before := listDir(t, filepath.Dir(dir))
 			status, stdout, stderr := ocitar(t, slices.Concat([]string{"unpack"}, tt.flags, []string{img, dir})...)
 			if status != 1 || stdout != "" {
 				t.Errorf("exit %d, stdout %q; want 1 and nothing", status, stdout)
@@ -81,8 +83,8 @@ func TestUnpackFailsCleanly(t *testing.T) {
 					t.Errorf("%q does not mention %q", stderr, w)
 				}
 			}
-			if after := listDir(t, parent); !slices.Equal(after, before) {
-				t.Errorf("%s holds %q after the failure, %q before", parent, after, before)
+			if after := listDir(t, filepath.Dir(dir)); !slices.Equal(after, before) {
+				t.Errorf("%s holds %q after the failure, %q before", filepath.Dir(dir), after, before)
 			}
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/internal/termsafe"
 	"github.com/spf13/cobra"
 )
 
@@ -48,7 +49,7 @@ func runVerify(g *globalOptions, path string, out io.Writer) error {
 	if len(rep.Problems) > 0 {
 		return problems(rep.Problems)
 	}
-	_, err := fmt.Fprintf(out, "%s: %s, %s, all verified\n", path, count(rep.Images, "image"), count(rep.Blobs, "blob"))
+	_, err := fmt.Fprintf(out, "%s: %s, %s, all verified\n", termsafe.String(path), count(rep.Images, "image"), count(rep.Blobs, "blob"))
 	return err
 }
 

@@ -126,6 +126,28 @@ func Large(name string, n, size int) Image {
 	return newImage(name, ocispec.Platform{OS: "linux", Architecture: "amd64"}, layers, ocispec.ImageConfig{}, history)
 }
 
+// New returns an image of layers, uncompressed layer tars base first, whose
+// config is for platform and holds cfg.
+func New(name string, platform ocispec.Platform, layers [][]byte, cfg ocispec.ImageConfig) Image {
+	return newImage(name, platform, layers, cfg, nil)
+}
+
+// Headers returns a layer tar of hdrs in the order given, each without
+// content: directories, links, whiteouts and empty files.
+func Headers(hdrs ...tar.Header) ([]byte, error) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, hdr := range hdrs {
+		if err := tw.WriteHeader(&hdr); err != nil {
+			return nil, err
+		}
+	}
+	if err := tw.Close(); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // newImage completes an image with its config.
 func newImage(name string, platform ocispec.Platform, layers [][]byte, cfg ocispec.ImageConfig, history []ocispec.History) Image {
 	created := Created
