@@ -13,8 +13,7 @@ import (
 )
 
 // BenchmarkHandlerBlob downloads a hashed 64 MiB layer over loopback, 8 at a
-// time: from a tar file (sent with sendfile) and from a layout directory
-// (copied through user space).
+// time: from a tar file and from a layout directory.
 func BenchmarkHandlerBlob(b *testing.B) {
 	dir := b.TempDir()
 	l := newLayout()

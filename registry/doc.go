@@ -17,8 +17,8 @@
 // are served in their Archive's Repo. A tag that images of different digests
 // claim is served by none of them.
 //
-// Blobs are served from their place in the tar; a blob of a tar file is sent
-// with sendfile once it is known good. Each blob is hashed once per archive,
+// Blobs are served from their place in the tar, with no copy of the archive.
+// Each blob is hashed once per archive,
 // on its first request or by Verify; until its hash is known, its last byte
 // is held back, so a blob that fails its digest is never sent complete.
 // Nothing a request names is joined into a path: names and digests are only

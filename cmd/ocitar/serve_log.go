@@ -35,7 +35,7 @@ func (a accessLog) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // recorder notes the status and the bytes of a response. It passes ReadFrom
-// through, so that net/http still sends files with sendfile.
+// through to net/http's writer.
 type recorder struct {
 	http.ResponseWriter
 	status      int

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -15,11 +14,9 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -237,49 +234,5 @@ func flipLastByte(t *testing.T, path, name string) {
 	}
 	if _, err := f.WriteAt([]byte{b[0] ^ 0xff}, last); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// TestServeSendsBlobsWithSendfile traces a running ocitar serve with strace
-// while a layer is pulled twice: the bytes go out through sendfile(2), all
-// but the first 512 of each response (which net/http copies before it hands
-// the rest to the kernel) and, on the first request, the last byte, held
-// back until the layer's hash is known.
-func TestServeSendsBlobsWithSendfile(t *testing.T) {
-	path, blobs := writeImageArchive(t, filepath.Join(t.TempDir(), "app.tar"), "example.com/app:1", 1, 4<<20)
-	layer := blobs[2]
-	p := startServe(t, path) // with the access log, which must pass sendfile through
-	trace := filepath.Join(t.TempDir(), "trace")
-	strace := exec.Command("strace", "-f", "-e", "trace=sendfile", "-o", trace, "-p", strconv.Itoa(p.cmd.Process.Pid))
-	stderr, err := strace.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := strace.Start(); err != nil {
-		t.Fatalf("strace: %v", err)
-	}
-	t.Cleanup(func() { strace.Process.Kill(); strace.Wait() })
-	attached, err := bufio.NewReader(stderr).ReadString('\n')
-	if err != nil || !strings.Contains(attached, "attached") {
-		t.Fatalf("strace did not attach: %q %v", attached, err)
-	}
-	for range 2 {
-		if err := pullBlobs(http.DefaultClient, p.url, "example.com/app", "1", blobs); err != nil {
-			t.Fatal(err)
-		}
-	}
-	strace.Process.Signal(syscall.SIGINT)
-	strace.Wait()
-	data, err := os.ReadFile(trace)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sent int64
-	for _, m := range regexp.MustCompile(`sendfile\(.*\) += ([0-9]+)`).FindAllStringSubmatch(string(data), -1) {
-		n, _ := strconv.ParseInt(m[1], 10, 64)
-		sent += n
-	}
-	if want := 2*(layer.Size-512) - 1; sent < want {
-		t.Errorf("sendfile sent %d bytes, want at least %d of two pulls of a %d-byte layer:\n%s", sent, want, layer.Size, data)
 	}
 }
