@@ -113,14 +113,14 @@ func newFixture(t *testing.T) fixture {
 	f.bare = l.image([]string{"latest"}, "bare", f.small)
 	f.child = l.manifest("child", f.small)
 	f.child.Platform = &ocispec.Platform{OS: "linux", Architecture: "arm64"}
-	f.multi = l.jsonBlob(ocispec.MediaTypeImageIndex, ocispec.Index{
+	f.multi = l.JSONBlob(ocispec.MediaTypeImageIndex, ocispec.Index{
 		Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{f.child},
 	})
 	l.list(f.multi, "example.com/team/multi:2")
 	f.sbom = l.referrer(f.app, "application/vnd.example.sbom")
 	f.sig = l.referrer(f.app, "application/vnd.example.sig")
 	var m ocispec.Manifest
-	json.Unmarshal(l.blobs[f.app.Digest], &m)
+	json.Unmarshal(l.content(f.app.Digest), &m)
 	f.config = m.Config.Digest
 	f.path = l.write(t, t.TempDir(), "bundle.oci.tar")
 	return f

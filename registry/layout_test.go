@@ -2,7 +2,6 @@ package registry
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -21,34 +20,23 @@ import (
 // again with other bytes than their digest says (the last copy is served).
 type testLayout struct {
 	testimage.Layout
-	blobs map[digest.Digest][]byte
 	index []ocispec.Descriptor
 }
 
 func newLayout() *testLayout {
-	return &testLayout{blobs: map[digest.Digest][]byte{}}
+	return &testLayout{}
 }
 
-func (l *testLayout) blob(mediaType string, data []byte) ocispec.Descriptor {
-	d := digest.FromBytes(data)
-	if _, ok := l.blobs[d]; !ok {
-		l.blobs[d] = data
-		l.Blob(mediaType, data)
-	}
-	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(data))}
-}
-
-func (l *testLayout) jsonBlob(mediaType string, v any) ocispec.Descriptor {
-	data, err := json.Marshal(v)
-	if err != nil {
-		panic(err)
-	}
-	return l.blob(mediaType, data)
+// content is what the layout first stored as blob d.
+func (l *testLayout) content(d digest.Digest) []byte {
+	name := "blobs/sha256/" + d.Encoded()
+	i := slices.IndexFunc(l.Files, func(f testimage.File) bool { return f.Name == name })
+	return []byte(l.Files[i].Body)
 }
 
 // corrupt stores blob d again with its last byte flipped.
 func (l *testLayout) corrupt(d digest.Digest) {
-	data := slices.Clone(l.blobs[d])
+	data := l.content(d)
 	data[len(data)-1] ^= 0xff
 	l.Add("blobs/sha256/"+d.Encoded(), data)
 }
@@ -58,12 +46,12 @@ func (l *testLayout) manifest(seed string, layers ...[]byte) ocispec.Descriptor 
 	m := ocispec.Manifest{
 		Versioned: specs.Versioned{SchemaVersion: 2},
 		MediaType: ocispec.MediaTypeImageManifest,
-		Config:    l.blob(ocispec.MediaTypeImageConfig, fmt.Appendf(nil, `{"architecture":"amd64","os":"linux","seed":%q}`, seed)),
+		Config:    l.Blob(ocispec.MediaTypeImageConfig, fmt.Appendf(nil, `{"architecture":"amd64","os":"linux","seed":%q}`, seed)),
 	}
 	for _, layer := range layers {
-		m.Layers = append(m.Layers, l.blob(ocispec.MediaTypeImageLayer, layer))
+		m.Layers = append(m.Layers, l.Blob(ocispec.MediaTypeImageLayer, layer))
 	}
-	return l.jsonBlob(ocispec.MediaTypeImageManifest, m)
+	return l.JSONBlob(ocispec.MediaTypeImageManifest, m)
 }
 
 // image stores a manifest and lists it in index.json under names (ref.name
@@ -93,12 +81,12 @@ func (l *testLayout) referrer(subject ocispec.Descriptor, artifactType string) o
 		Versioned:    specs.Versioned{SchemaVersion: 2},
 		MediaType:    ocispec.MediaTypeImageManifest,
 		ArtifactType: artifactType,
-		Config:       l.blob(ocispec.MediaTypeEmptyJSON, []byte("{}")),
-		Layers:       []ocispec.Descriptor{l.blob("text/plain", []byte("about "+subject.Digest))},
+		Config:       l.Blob(ocispec.MediaTypeEmptyJSON, []byte("{}")),
+		Layers:       []ocispec.Descriptor{l.Blob("text/plain", []byte("about "+subject.Digest))},
 		Subject:      &subject,
 		Annotations:  map[string]string{"org.example.kind": artifactType},
 	}
-	d := l.jsonBlob(ocispec.MediaTypeImageManifest, m)
+	d := l.JSONBlob(ocispec.MediaTypeImageManifest, m)
 	l.list(d)
 	d.Annotations = m.Annotations
 	return d

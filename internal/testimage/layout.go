@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/opencontainers/go-digest"
@@ -26,10 +27,12 @@ func (b *Layout) Add(name string, body []byte) {
 	b.Files = append(b.Files, File{name, string(body)})
 }
 
-// Blob adds a blob and returns its descriptor.
+// Blob adds a blob, unless it was added already, and returns its descriptor.
 func (b *Layout) Blob(mediaType string, body []byte) ocispec.Descriptor {
 	d := digest.FromBytes(body)
-	b.Add("blobs/sha256/"+d.Encoded(), body)
+	if name := "blobs/sha256/" + d.Encoded(); !slices.ContainsFunc(b.Files, func(f File) bool { return f.Name == name }) {
+		b.Add(name, body)
+	}
 	return ocispec.Descriptor{MediaType: mediaType, Digest: d, Size: int64(len(body))}
 }
 
