@@ -92,7 +92,8 @@ func benchmark(c config) error {
 	if err != nil {
 		return err
 	}
-	method, mount := probe.method(), probe.mounted
+	h := host{work: c.work, tmpfs: probe.mounted, freshFS: probeFreshFS(c.work)}
+	method := probe.method()
 	if err := probe.remove(); err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func benchmark(c config) error {
 			continue
 		}
 		logf("measuring %s", g.title)
-		r, err := measureGroup(g, c.runs, c.work, mount)
+		r, err := measureGroup(g, c.runs, h)
 		if err != nil {
 			return fmt.Errorf("%s: %w", g.title, err)
 		}
@@ -124,7 +125,7 @@ func benchmark(c config) error {
 			return err
 		}
 	}
-	report := buildReport(c, corpus, results, served, goBench, method)
+	report := buildReport(c, corpus, results, served, goBench, method, freshFSMethod(h.freshFS))
 	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 		return err
 	}

@@ -2,11 +2,11 @@ package main
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -27,6 +27,9 @@ type group struct {
 	base  string // the command ratios are taken against; "" for none
 	runs  int    // 0 is the harness's -runs
 	cmds  []command
+	// freshFS has each run write into a new filesystem, where one can be
+	// mounted (outDir).
+	freshFS bool
 }
 
 // groups is everything the harness measures, in order.
@@ -140,9 +143,16 @@ func (g groupResult) row(name string) *stats {
 	return nil
 }
 
+// host is what the machine lets the harness do for a run.
+type host struct {
+	work    string
+	tmpfs   bool // a private tmpfs as each run's TMPDIR
+	freshFS bool // a new filesystem as the output of a group with group.freshFS
+}
+
 // measureGroup runs every command of g in turn, runs times, each with an
 // empty output directory and a private TMPDIR.
-func measureGroup(g group, runs int, work string, mount bool) (groupResult, error) {
+func measureGroup(g group, runs int, h host) (groupResult, error) {
 	if g.runs > 0 {
 		runs = g.runs
 	}
@@ -151,11 +161,9 @@ func measureGroup(g group, runs int, work string, mount bool) (groupResult, erro
 	for _, c := range g.cmds {
 		res.rows = append(res.rows, &stats{command: c})
 	}
-	out := filepath.Join(work, "out")
-	defer os.RemoveAll(out)
 	for range runs {
 		for i, c := range g.cmds {
-			s, err := runOnce(c, work, out, mount)
+			s, err := runOnce(c, h, g.freshFS && h.freshFS)
 			if err != nil {
 				return res, err
 			}
@@ -171,14 +179,16 @@ func measureGroup(g group, runs int, work string, mount bool) (groupResult, erro
 	return res, nil
 }
 
-func runOnce(c command, work, out string, mount bool) (sample, error) {
-	if err := os.RemoveAll(out); err != nil {
+// runOnce runs c once, into an empty output directory (a new filesystem if
+// fresh is set) and with a private TMPDIR, after a sync: no run pays for
+// what the one before it left dirty.
+func runOnce(c command, h host, fresh bool) (sample, error) {
+	out, err := newOutDir(h.work, filepath.Join(h.work, "out"), fresh)
+	if err != nil {
 		return sample{}, err
 	}
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return sample{}, err
-	}
-	tmp, err := newTmpDir(work, mount)
+	defer out.remove()
+	tmp, err := newTmpDir(h.work, h.tmpfs)
 	if err != nil {
 		return sample{}, err
 	}
@@ -186,8 +196,12 @@ func runOnce(c command, work, out string, mount bool) (sample, error) {
 	if i := slices.Index(argv, tmpDirArg); i >= 0 {
 		argv[i] = tmp.path
 	}
+	syscall.Sync()
 	s, err := run(argv, c.env, tmp)
 	if rerr := tmp.remove(); err == nil {
+		err = rerr
+	}
+	if rerr := out.remove(); err == nil {
 		err = rerr
 	}
 	return s, err

@@ -28,7 +28,7 @@ func runGoBench(benchtime string) (string, error) {
 	return string(out), nil
 }
 
-func buildReport(c config, co corpus, results []groupResult, served *serveResult, goBench, tmpMethod string) string {
+func buildReport(c config, co corpus, results []groupResult, served *serveResult, goBench, tmpMethod, unpackMethod string) string {
 	var b strings.Builder
 	title := "ocitar benchmark"
 	if c.smoke {
@@ -45,8 +45,8 @@ func buildReport(c config, co corpus, results []groupResult, served *serveResult
 		"- Every group runs its commands in turn, %d runs each (memory: 1), so a disturbance hits all alike. Cache: warm (the corpus was just written or read, and the machine has more RAM than the corpus), the same for every command.\n"+
 		"- Wall: median over the runs, with the spread (min-max). CPU: median user+sys of the child (rusage, including what it waited for). RSS: the largest maxrss of any run. TMPDIR: %s; the largest peak of any run.\n"+
 		"- ocitar writes with fsync before its rename (atomic destination), and dir: fsyncs every blob it writes; cp does not, so `cp && sync` is given as a second floor.\n"+
-		"- Unpack (bench/unpack.go): each image is an OCI tar of uncompressed layers for `ocitar unpack`, and the same layout untarred for `umoci unpack --rootless` (at 1x and the main image only: it is the slowest); `tar -x` is GNU tar extracting the same layer blobs in order into an empty directory, creating whiteout files where ocitar and umoci delete. ocitar also checks every layer's digest and DiffID.\n\n",
-		co.largeDesc, c.many, 10*c.many, co.mixDesc, c.runs, tmpMethod)
+		"- Unpack (bench/unpack.go): each image is an OCI tar of uncompressed layers for `ocitar unpack`, and the same layout untarred for `umoci unpack --rootless` (at 1x and the main image only: it is the slowest); `tar -x` is GNU tar extracting the same layer blobs in order into an empty directory, creating whiteout files where ocitar and umoci delete. ocitar also checks every layer's digest and DiffID. Output: %s.\n\n",
+		co.largeDesc, c.many, 10*c.many, co.mixDesc, c.runs, tmpMethod, unpackMethod)
 	b.WriteString("## Results\n\n")
 	for _, g := range results {
 		writeGroup(&b, g)

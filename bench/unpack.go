@@ -210,7 +210,7 @@ func unpackGroups(c config, images []unpackImage, large unpackImage) []group {
 			}
 			cmds = append(cmds, command{name: "umoci unpack --rootless", argv: []string{"umoci", "unpack", "--rootless", "--image", img.layout + ":" + tag, out + "/bundle"}})
 		}
-		gs = append(gs, group{title: unpackTitle(img.label) + ": " + img.title, base: "tar -x", cmds: cmds})
+		gs = append(gs, group{title: unpackTitle(img.label) + ": " + img.title, base: "tar -x", cmds: cmds, freshFS: true})
 	}
 	return gs
 }

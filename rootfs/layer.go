@@ -27,7 +27,7 @@ func OpenLayer(b archive.BlobOpener, layer ocispec.Descriptor) (io.ReadCloser, e
 	return openLayer(b, layer, "layer "+layer.Digest.String())
 }
 
-func openLayer(b archive.BlobOpener, layer ocispec.Descriptor, what string) (io.ReadCloser, error) {
+func openLayer(b archive.BlobOpener, layer ocispec.Descriptor, what string) (*layerReader, error) {
 	blob, _, err := b.OpenBlob(layer.Digest)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
@@ -38,12 +38,33 @@ func openLayer(b archive.BlobOpener, layer ocispec.Descriptor, what string) (io.
 		blob.Close()
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	stream, err := compression.Decompress(compressed, compression.Detect(head))
+	format := compression.Detect(head)
+	stream, err := compression.Decompress(compressed, format)
 	if err != nil {
 		blob.Close()
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	return &layerReader{stream: stream, compressed: compressed, blob: blob, what: what}, nil
+	return &layerReader{stream: stream, compressed: compressed, blob: blob, what: what, format: format}, nil
+}
+
+// openChecked returns layer's uncompressed stream, read under ctx. Reading it
+// to EOF fails unless the blob matches the layer's digest and, when diffID is
+// set, the stream matches diffID; errors of the stream's own check begin
+// "uncompressed". An uncompressed blob whose digest is its DiffID is hashed
+// once, by the blob's check.
+func openChecked(ctx context.Context, b archive.BlobOpener, layer ocispec.Descriptor, diffID digest.Digest, what string) (io.ReadCloser, error) {
+	l, err := openLayer(b, layer, what)
+	if err != nil {
+		return nil, err
+	}
+	stream := struct {
+		io.Reader
+		io.Closer
+	}{contextReader{ctx, l}, l}
+	if diffID == "" || (l.format == compression.Uncompressed && diffID == layer.Digest) {
+		return stream, nil
+	}
+	return hashing.NewVerified(stream, "uncompressed", diffID, -1)
 }
 
 // layerReader is a layer's uncompressed stream. At its end it reads the rest
@@ -54,6 +75,7 @@ type layerReader struct {
 	compressed io.Reader
 	blob       io.Closer
 	what       string
+	format     compression.Format // the blob's
 	err        error
 }
 
@@ -218,7 +240,7 @@ func openPresent(path string, diffID digest.Digest, reverify bool) (*os.File, er
 
 // writeLayer writes layer, uncompressed and verified against diffID, to path.
 func writeLayer(ctx context.Context, b archive.BlobOpener, layer ocispec.Descriptor, diffID digest.Digest, what, path string) error {
-	rc, err := openLayer(b, layer, what)
+	rc, err := openChecked(ctx, b, layer, diffID, what)
 	if err != nil {
 		return err
 	}
@@ -227,14 +249,9 @@ func writeLayer(ctx context.Context, b archive.BlobOpener, layer ocispec.Descrip
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	h := hashing.NewReader(contextReader{ctx, rc}, diffID.Algorithm())
-	if _, err := io.Copy(p, h); err != nil {
+	if _, err := io.Copy(p, rc); err != nil {
 		p.Abort()
 		return fmt.Errorf("%s: %w", what, err)
-	}
-	if err := h.Verify(diffID, -1); err != nil {
-		p.Abort()
-		return fmt.Errorf("%s: uncompressed: %w", what, err)
 	}
 	if err := p.Commit(); err != nil {
 		return fmt.Errorf("%s: %w", what, err)

@@ -13,10 +13,10 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/ocitar/ocitar/archive"
-	"github.com/ocitar/ocitar/internal/hashing"
 	"github.com/ocitar/ocitar/internal/pending"
 	"github.com/ocitar/ocitar/internal/tarname"
 	digest "github.com/opencontainers/go-digest"
@@ -222,17 +222,11 @@ type entryKey struct {
 }
 
 func (u *unpacker) applyLayer(ctx context.Context, b archive.BlobOpener, layer ocispec.Descriptor, diffID digest.Digest, what string) error {
-	rc, err := openLayer(b, layer, what)
+	stream, err := openChecked(ctx, b, layer, diffID, what)
 	if err != nil {
 		return err
 	}
-	defer rc.Close()
-	var stream io.Reader = contextReader{ctx, rc}
-	var h *hashing.Reader
-	if diffID != "" {
-		h = hashing.NewReader(stream, diffID.Algorithm())
-		stream = h
-	}
+	defer stream.Close()
 	u.upper = map[entryKey]bool{}
 	tr := tar.NewReader(stream)
 	for {
@@ -249,11 +243,6 @@ func (u *unpacker) applyLayer(ctx context.Context, b archive.BlobOpener, layer o
 	}
 	if _, err := io.Copy(io.Discard, stream); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
-	}
-	if h != nil {
-		if err := h.Verify(diffID, -1); err != nil {
-			return fmt.Errorf("%s: uncompressed: %w", what, err)
-		}
 	}
 	return nil
 }
@@ -481,7 +470,9 @@ func (u *unpacker) make(dir *dirNode, name string, hdr *tar.Header, source strin
 // writeFile writes r to a new regular file name of dir, and gives it the
 // metadata of hdr through its descriptor.
 func (u *unpacker) writeFile(dir *dirNode, root *os.Root, name string, hdr *tar.Header, r io.Reader) error {
-	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	// O_NONBLOCK, which a new regular file ignores, spares the four fcntl
+	// calls with which os would switch it to non-blocking and back.
+	f, err := root.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NONBLOCK, 0o600)
 	if err != nil {
 		return err
 	}

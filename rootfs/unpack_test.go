@@ -253,21 +253,29 @@ func TestUnpackRefuses(t *testing.T) {
 func TestUnpackDiffIDs(t *testing.T) {
 	layer := layerTar(t, regEntry("a", 0o644, "a"))
 	blobs := memBlobs{}
-	descs := []ocispec.Descriptor{blobs.add(t, compression.Zstd, layer)}
+	zstd := blobs.add(t, compression.Zstd, layer)
+	plain := blobs.add(t, compression.Uncompressed, layer)
+	// An uncompressed blob whose digest is its DiffID, and whose content is not it.
+	forged := ocispec.Descriptor{Digest: digest.FromString("forged")}
+	blobs[forged.Digest] = layer
 	tests := []struct {
 		name    string
+		layer   ocispec.Descriptor
 		diffIDs []digest.Digest
 		want    error
 	}{
-		{"none given", nil, nil},
-		{"matching", []digest.Digest{digest.FromBytes(layer)}, nil},
-		{"mismatch", []digest.Digest{digest.FromString("other")}, archive.ErrDigestMismatch},
-		{"too few", []digest.Digest{}, archive.ErrInvalidMetadata},
+		{"none given", zstd, nil, nil},
+		{"matching", zstd, []digest.Digest{digest.FromBytes(layer)}, nil},
+		{"mismatch", zstd, []digest.Digest{digest.FromString("other")}, archive.ErrDigestMismatch},
+		{"too few", zstd, []digest.Digest{}, archive.ErrInvalidMetadata},
+		{"uncompressed, DiffID the digest", plain, []digest.Digest{plain.Digest}, nil},
+		{"uncompressed, mismatch", plain, []digest.Digest{digest.FromString("other")}, archive.ErrDigestMismatch},
+		{"uncompressed, DiffID the digest, content neither", forged, []digest.Digest{forged.Digest}, archive.ErrDigestMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			parent := t.TempDir()
-			err := Unpack(context.Background(), blobs, descs, filepath.Join(parent, "rootfs"), UnpackOptions{DiffIDs: tt.diffIDs})
+			err := Unpack(context.Background(), blobs, []ocispec.Descriptor{tt.layer}, filepath.Join(parent, "rootfs"), UnpackOptions{DiffIDs: tt.diffIDs})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("error %v, want %v", err, tt.want)
 			}

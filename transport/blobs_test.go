@@ -6,9 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	"go.podman.io/image/v5/types"
 )
@@ -71,6 +76,66 @@ func TestBlobOpenerOpenBlob(t *testing.T) {
 			}
 			if !errors.Is(err, tt.want) {
 				t.Errorf("error %v, want %v", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestBlobOpenerOciTar checks that an oci-tar: source's blobs come checked
+// from its archive, with errors that name the file and the entry.
+func TestBlobOpenerOciTar(t *testing.T) {
+	var l testimage.Layout
+	manifest := l.Image("amd64", "layer one")
+	l.Index(manifest)
+	layer := digest.FromString("layer one")
+	entry := "blobs/sha256/" + layer.Encoded()
+	corrupt := l
+	corrupt.Files = slices.Clone(l.Files)
+	for i, f := range corrupt.Files {
+		if f.Name == entry {
+			corrupt.Files[i].Body = "layer ONE"
+		}
+	}
+	tests := []struct {
+		name   string
+		layout testimage.Layout
+		want   error
+	}{
+		{"intact", l, nil},
+		{"blob not its digest", corrupt, archive.ErrDigestMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "image.tar")
+			if err := os.WriteFile(path, tt.layout.Tar(t), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ref, err := Transport.ParseReference(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			src, err := ref.NewImageSource(context.Background(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			rc, size, err := NewBlobOpener(context.Background(), src, nil).OpenBlob(layer)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("error %v, want %v", err, tt.want)
+			}
+			if tt.want != nil {
+				if msg := err.Error(); !strings.Contains(msg, path) || !strings.Contains(msg, entry) {
+					t.Errorf("error %q names neither %s nor %s", msg, path, entry)
+				}
+				return
+			}
+			if string(got) != "layer one" || size != int64(len(got)) {
+				t.Errorf("read %q, size %d, want %q", got, size, "layer one")
 			}
 		})
 	}

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// outDir is the empty output directory of one run. For the unpack groups,
+// as root, it is a new ext4 filesystem (a sparse image of the work disk,
+// loop-mounted): a run on the work disk itself inherits what the run before
+// it deleted, and ext4 without a journal (as this machine's disk) skips
+// every inode deleted in the last minute when it allocates one, which made
+// the 800,000-file unpack quadratic in whatever ran just before it.
+type outDir struct {
+	path  string
+	image string // the ext4 image mounted at path; "" for a plain directory
+}
+
+// freshFSSize and freshFSInodes fit the largest unpack: 800,000 files, or
+// 200,000 directories of one block each, or the 1 GiB image.
+const (
+	freshFSSize   = 16 << 30
+	freshFSInodes = 2_000_000
+)
+
+// newOutDir empties path, and mounts a new ext4 filesystem there if fresh is set.
+func newOutDir(work, path string, fresh bool) (*outDir, error) {
+	if err := os.RemoveAll(path); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return nil, err
+	}
+	o := &outDir{path: path}
+	if !fresh {
+		return o, nil
+	}
+	o.image = filepath.Join(work, "out.ext4")
+	if err := o.mount(); err != nil {
+		os.Remove(o.image)
+		return nil, err
+	}
+	return o, nil
+}
+
+func (o *outDir) mount() error {
+	if err := os.Remove(o.image); err != nil && !os.IsNotExist(err) {
+		return err
+	}
+	f, err := os.Create(o.image)
+	if err != nil {
+		return err
+	}
+	err = f.Truncate(freshFSSize)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	for _, argv := range [][]string{
+		{"mkfs.ext4", "-q", "-F", "-N", fmt.Sprint(freshFSInodes), o.image},
+		{"mount", "-o", "loop", o.image, o.path},
+	} {
+		if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+			return fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(string(out)))
+		}
+	}
+	return nil
+}
+
+// remove unmounts the filesystem, if any, and removes the directory; once
+// done, it does nothing.
+func (o *outDir) remove() error {
+	if o.image != "" {
+		if err := syscall.Unmount(o.path, 0); err != nil {
+			return fmt.Errorf("unmounting %s: %w", o.path, err)
+		}
+		if err := os.Remove(o.image); err != nil {
+			return err
+		}
+		o.image = ""
+	}
+	return os.RemoveAll(o.path)
+}
+
+// probeFreshFS tells whether a new ext4 filesystem can be mounted for a
+// run: as root, with mkfs.ext4 and loop devices.
+func probeFreshFS(work string) bool {
+	if os.Geteuid() != 0 {
+		return false
+	}
+	o, err := newOutDir(work, filepath.Join(work, "out"), true)
+	if err != nil {
+		logf("unpack runs write to the work disk: %v", err)
+		return false
+	}
+	return o.remove() == nil
+}
+
+// freshFSMethod says where the unpack runs wrote, for RESULTS.md.
+func freshFSMethod(fresh bool) string {
+	if fresh {
+		return fmt.Sprintf("each run unpacks into a new ext4 filesystem (mkfs.ext4 defaults, with its journal, %d inodes, on a %d GiB sparse image of the work disk, loop-mounted), so no run inherits what another deleted", freshFSInodes, freshFSSize>>30)
+	}
+	return "each run unpacks into an empty directory of the work disk"
+}
