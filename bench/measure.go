@@ -28,6 +28,7 @@ type tmpDir struct {
 // tmpfs, whose usage statfs reads in one system call.
 func newTmpDir(parent string, tryMount bool) (*tmpDir, error) {
 	path := filepath.Join(parent, "tmp")
+	unmountStale(path)
 	if err := os.MkdirAll(path, 0o755); err != nil {
 		return nil, err
 	}

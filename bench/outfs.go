@@ -29,6 +29,7 @@ const (
 
 // newOutDir empties path, and mounts a new ext4 filesystem there if fresh is set.
 func newOutDir(work, path string, fresh bool) (*outDir, error) {
+	unmountStale(path)
 	if err := os.RemoveAll(path); err != nil {
 		return nil, err
 	}
@@ -108,4 +109,12 @@ func freshFSMethod(fresh bool) string {
 		return fmt.Sprintf("each run unpacks into a new ext4 filesystem (mkfs.ext4 defaults, with its journal, %d inodes, on a %d GiB sparse image of the work disk, loop-mounted), so no run inherits what another deleted", freshFSInodes, freshFSSize>>30)
 	}
 	return "each run unpacks into an empty directory of the work disk"
+}
+
+// unmountStale unmounts what an interrupted run left mounted at path, if
+// anything, so that it can be emptied.
+func unmountStale(path string) {
+	if os.Geteuid() == 0 {
+		syscall.Unmount(path, 0)
+	}
 }

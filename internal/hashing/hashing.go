@@ -41,12 +41,27 @@ func (h *Reader) Read(p []byte) (int, error) {
 	n, err := h.r.Read(p)
 	h.N += int64(n)
 	if h.h != nil {
-		h.pending = append(h.pending, p[:n]...)
+		h.keep(p[:n])
 		if len(h.pending) >= Chunk {
 			h.hashInBackground()
 		}
 	}
 	return n, err
+}
+
+// minPending is the capacity pending starts with.
+const minPending = 64 << 10
+
+// keep appends b to pending, doubling its capacity when it must grow: append
+// grows a large slice by a quarter at a time, and would copy and allocate
+// several chunks' worth of bytes to reach one.
+func (h *Reader) keep(b []byte) {
+	if need := len(h.pending) + len(b); need > cap(h.pending) {
+		grown := make([]byte, len(h.pending), max(need, min(Chunk, max(2*cap(h.pending), minPending))))
+		copy(grown, h.pending)
+		h.pending = grown
+	}
+	h.pending = append(h.pending, b...)
 }
 
 // hashInBackground hands pending to a goroutine that hashes it, once the

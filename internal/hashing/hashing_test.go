@@ -57,3 +57,38 @@ type readerOfSize struct {
 func (r readerOfSize) Read(p []byte) (int, error) {
 	return r.r.Read(p[:min(len(p), r.n)])
 }
+
+// TestReaderAllocations checks that the bytes kept for the background hash
+// grow by doubling: growing by a quarter, as append does past 256 bytes,
+// allocates and copies dozens of buffers on the way to a chunk.
+func TestReaderAllocations(t *testing.T) {
+	data := testimage.Bytes(7, 3*Chunk+100)
+	want := digest.FromBytes(data)
+	tests := []struct {
+		name      string
+		read      int
+		maxAllocs float64
+	}{
+		{"tar blocks", 512, 32},
+		{"copy buffers", 32 << 10, 32},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			buf := make([]byte, tt.read)
+			allocs := testing.AllocsPerRun(5, func() {
+				h := NewReader(bytes.NewReader(data), digest.SHA256)
+				for {
+					if _, err := h.Read(buf); err == io.EOF {
+						break
+					}
+				}
+				if got := h.Digest(); got != want {
+					t.Fatalf("digest %s, want %s", got, want)
+				}
+			})
+			if allocs > tt.maxAllocs {
+				t.Errorf("%.0f allocations to hash %d bytes read %d at a time, want at most %.0f", allocs, len(data), tt.read, tt.maxAllocs)
+			}
+		})
+	}
+}
