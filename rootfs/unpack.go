@@ -228,21 +228,21 @@ func (u *unpacker) applyLayer(ctx context.Context, b archive.BlobOpener, layer o
 	}
 	defer stream.Close()
 	u.upper = map[entryKey]bool{}
-	tr := tar.NewReader(stream)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
+	entries := readEntries(tar.NewReader(stream), stream)
+	defer entries.close()
+	for batch := range entries.batches {
+		for _, e := range batch {
+			switch {
+			case e.err == io.EOF:
+				return nil
+			case e.err != nil:
+				return fmt.Errorf("%s: %w", what, e.err)
+			}
+			if err := u.apply(e.hdr, e.body); err != nil {
+				return fmt.Errorf("%s: entry %q: %w", what, e.hdr.Name, err)
+			}
+			entries.consumed(e)
 		}
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if err := u.apply(hdr, tr); err != nil {
-			return fmt.Errorf("%s: entry %q: %w", what, hdr.Name, err)
-		}
-	}
-	if _, err := io.Copy(io.Discard, stream); err != nil {
-		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/ocitar/ocitar/archive"
 	"github.com/ocitar/ocitar/internal/compression"
+	"github.com/ocitar/ocitar/internal/testimage"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -640,5 +641,54 @@ func BenchmarkUnpackFiles(b *testing.B) {
 		if err := Unpack(context.Background(), blobs, descs, filepath.Join(b.TempDir(), "rootfs"), UnpackOptions{}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestUnpackReadAhead covers the entries read ahead of their application:
+// batches, files too large to read ahead, and a failure in the middle.
+func TestUnpackReadAhead(t *testing.T) {
+	large := string(testimage.Bytes(3, aheadBody+1))
+	var many []layerEntry
+	for i := range batchEntries*2 + 3 {
+		many = append(many, regEntry(fmt.Sprintf("f%03d", i), 0o644, fmt.Sprint(i)))
+	}
+	tests := []struct {
+		name    string
+		entries []layerEntry
+		want    map[string]string // file contents; nil when the unpack must fail
+	}{
+		{"a large file between small ones", []layerEntry{regEntry("a", 0o644, "a"), regEntry("big", 0o644, large), regEntry("b", 0o644, "b")},
+			map[string]string{"a": "a", "big": large, "b": "b"}},
+		{"two large files in a row", []layerEntry{regEntry("big1", 0o644, large), regEntry("big2", 0o644, large+"2")},
+			map[string]string{"big1": large, "big2": large + "2"}},
+		{"more entries than two batches", many, map[string]string{"f000": "0", "f064": "64", "f130": "130"}},
+		{"an unsafe entry after a large file", append([]layerEntry{regEntry("big", 0o644, large)}, append(many[:3:3], regEntry("../x", 0o644, "x"))...), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			blobs := memBlobs{}
+			layers := []ocispec.Descriptor{blobs.add(t, compression.Gzip, layerTar(t, tt.entries...))}
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "rootfs")
+			err := Unpack(context.Background(), blobs, layers, dir, UnpackOptions{})
+			if tt.want == nil {
+				if !errors.Is(err, archive.ErrUnsafeEntry) {
+					t.Fatalf("error %v, want %v", err, archive.ErrUnsafeEntry)
+				}
+				if names := dirNames(t, parent); len(names) != 0 {
+					t.Errorf("%s holds %q after the failure, want nothing", parent, names)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for name, want := range tt.want {
+				got, err := os.ReadFile(filepath.Join(dir, name))
+				if err != nil || string(got) != want {
+					t.Errorf("%s: %d bytes (%v), want %d", name, len(got), err, len(want))
+				}
+			}
+		})
 	}
 }
