@@ -27,8 +27,9 @@ const (
 	freshFSInodes = 2_000_000
 )
 
-// newOutDir empties path, and mounts a new ext4 filesystem there if fresh is set.
-func newOutDir(work, path string, fresh bool) (*outDir, error) {
+// newOutDir empties work/out, and mounts a new ext4 filesystem there if fresh is set.
+func newOutDir(work string, fresh bool) (*outDir, error) {
+	path := filepath.Join(work, "out")
 	unmountStale(path)
 	if err := os.RemoveAll(path); err != nil {
 		return nil, err
@@ -49,9 +50,6 @@ func newOutDir(work, path string, fresh bool) (*outDir, error) {
 }
 
 func (o *outDir) mount() error {
-	if err := os.Remove(o.image); err != nil && !os.IsNotExist(err) {
-		return err
-	}
 	f, err := os.Create(o.image)
 	if err != nil {
 		return err
@@ -74,8 +72,7 @@ func (o *outDir) mount() error {
 	return nil
 }
 
-// remove unmounts the filesystem, if any, and removes the directory; once
-// done, it does nothing.
+// remove unmounts the filesystem, if any, and removes the directory.
 func (o *outDir) remove() error {
 	if o.image != "" {
 		if err := syscall.Unmount(o.path, 0); err != nil {
@@ -84,7 +81,6 @@ func (o *outDir) remove() error {
 		if err := os.Remove(o.image); err != nil {
 			return err
 		}
-		o.image = ""
 	}
 	return os.RemoveAll(o.path)
 }
@@ -95,7 +91,7 @@ func probeFreshFS(work string) bool {
 	if os.Geteuid() != 0 {
 		return false
 	}
-	o, err := newOutDir(work, filepath.Join(work, "out"), true)
+	o, err := newOutDir(work, true)
 	if err != nil {
 		logf("unpack runs write to the work disk: %v", err)
 		return false

@@ -183,13 +183,13 @@ func measureGroup(g group, runs int, h host) (groupResult, error) {
 // fresh is set) and with a private TMPDIR, after a sync: no run pays for
 // what the one before it left dirty.
 func runOnce(c command, h host, fresh bool) (sample, error) {
-	out, err := newOutDir(h.work, filepath.Join(h.work, "out"), fresh)
+	out, err := newOutDir(h.work, fresh)
 	if err != nil {
 		return sample{}, err
 	}
-	defer out.remove()
 	tmp, err := newTmpDir(h.work, h.tmpfs)
 	if err != nil {
+		out.remove()
 		return sample{}, err
 	}
 	argv := slices.Clone(c.argv)

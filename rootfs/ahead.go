@@ -31,20 +31,22 @@ type aheadEntry struct {
 
 // entryReader reads the entries of a layer ahead of their application.
 type entryReader struct {
+	tr      *tar.Reader
+	stream  io.Reader // tr's source
 	batches chan []aheadEntry
 	done    chan struct{} // a large file's content was consumed
 	stop    chan struct{} // closed when the entries are no longer wanted
 	ended   chan struct{} // closed when the goroutine returns
 }
 
-// readEntries starts reading the entries of tr, and then the rest of
-// stream, tr's source, so that the stream's checks at its end run.
-func readEntries(tr *tar.Reader, stream io.Reader) *entryReader {
-	r := &entryReader{batches: make(chan []aheadEntry, 1), done: make(chan struct{}),
-		stop: make(chan struct{}), ended: make(chan struct{})}
+// readEntries starts reading the entries of the tar stream, and then the
+// rest of it, so that the stream's checks at its end run.
+func readEntries(stream io.Reader) *entryReader {
+	r := &entryReader{tr: tar.NewReader(stream), stream: stream, batches: make(chan []aheadEntry, 1),
+		done: make(chan struct{}), stop: make(chan struct{}), ended: make(chan struct{})}
 	go func() {
 		defer close(r.ended)
-		for r.nextBatch(tr, stream) {
+		for r.nextBatch() {
 		}
 	}()
 	return r
@@ -52,10 +54,10 @@ func readEntries(tr *tar.Reader, stream io.Reader) *entryReader {
 
 // nextBatch reads and sends a batch of entries; it returns false once there
 // is no more to read.
-func (r *entryReader) nextBatch(tr *tar.Reader, stream io.Reader) bool {
+func (r *entryReader) nextBatch() bool {
 	var batch []aheadEntry
 	for size := 0; len(batch) < batchEntries && size < batchBytes; {
-		e := readEntry(tr, stream)
+		e := r.readEntry()
 		batch = append(batch, e)
 		if e.err != nil {
 			r.send(batch)
@@ -77,22 +79,22 @@ func (r *entryReader) nextBatch(tr *tar.Reader, stream io.Reader) bool {
 	return r.send(batch)
 }
 
-// readEntry reads the next entry of tr, with its content if it is a small
-// file; at the end of tr it reads the rest of stream.
-func readEntry(tr *tar.Reader, stream io.Reader) aheadEntry {
-	hdr, err := tr.Next()
+// readEntry reads the next entry, with its content if it is a small file;
+// after the last one it reads the rest of the stream.
+func (r *entryReader) readEntry() aheadEntry {
+	hdr, err := r.tr.Next()
 	if err == io.EOF {
-		if _, err = io.Copy(io.Discard, stream); err == nil {
+		if _, err = io.Copy(io.Discard, r.stream); err == nil {
 			err = io.EOF
 		}
 	}
 	if err != nil {
 		return aheadEntry{err: err}
 	}
-	e := aheadEntry{hdr: hdr, body: tr, large: hdr.Typeflag == tar.TypeReg && hdr.Size > aheadBody}
+	e := aheadEntry{hdr: hdr, body: r.tr, large: hdr.Typeflag == tar.TypeReg && hdr.Size > aheadBody}
 	if hdr.Typeflag == tar.TypeReg && !e.large {
 		body := make([]byte, hdr.Size)
-		if _, err := io.ReadFull(tr, body); err != nil {
+		if _, err := io.ReadFull(r.tr, body); err != nil {
 			return aheadEntry{err: err}
 		}
 		e.body = bytes.NewReader(body)

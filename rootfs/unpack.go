@@ -228,10 +228,11 @@ func (u *unpacker) applyLayer(ctx context.Context, b archive.BlobOpener, layer o
 	}
 	defer stream.Close()
 	u.upper = map[entryKey]bool{}
-	entries := readEntries(tar.NewReader(stream), stream)
+	entries := readEntries(stream)
 	defer entries.close()
-	for batch := range entries.batches {
-		for _, e := range batch {
+	for {
+		// The last batch ends with the layer's end or its error.
+		for _, e := range <-entries.batches {
 			switch {
 			case e.err == io.EOF:
 				return nil
@@ -244,7 +245,6 @@ func (u *unpacker) applyLayer(ctx context.Context, b archive.BlobOpener, layer o
 			entries.consumed(e)
 		}
 	}
-	return nil
 }
 
 // apply applies one entry of a layer.
