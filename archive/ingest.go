@@ -3,7 +3,6 @@ package archive
 import (
 	"archive/tar"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 
@@ -62,21 +61,7 @@ func (g *ingester) read(in io.Reader) error {
 	}
 	defer stream.Close()
 	tr := tar.NewReader(stream)
-	for count := 1; ; count++ {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrNotArchive, err)
-		}
-		if count > g.opts.maxEntries() {
-			return fmt.Errorf("%w: more than %d tar entries (limit: Options.MaxEntries)", ErrTooLarge, g.opts.maxEntries())
-		}
-		if err := g.add(hdr, tr); err != nil {
-			return err
-		}
-	}
+	return eachHeader(tr, g.opts, func(hdr *tar.Header) error { return g.add(hdr, tr) })
 }
 
 // add indexes one entry and keeps its content: in the sink or in memory.

@@ -44,46 +44,95 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+func (c *countingReader) position() int64 {
+	pos, _ := c.Seek(0, io.SeekCurrent)
+	return pos
+}
+
+// streamReader counts its position in a stream that cannot seek, through
+// which archive/tar reads entry data to skip it.
+type streamReader struct {
+	r   io.Reader
+	pos int64
+}
+
+func (s *streamReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.pos += int64(n)
+	return n, err
+}
+
+func (s *streamReader) position() int64 { return s.pos }
+
+// positionReader is what an index is read from: a stream that knows where it is.
+type positionReader interface {
+	io.Reader
+	position() int64
+}
+
 // indexTar reads the tar headers of ra once and returns the index and the number of
 // bytes read from ra. A bad entry stops it, unless opts reports it and goes on.
 func indexTar(ra io.ReaderAt, size int64, opts Options) (*tarIndex, int64, error) {
 	cr := &countingReader{SectionReader: io.NewSectionReader(ra, 0, size)}
-	tr := tar.NewReader(cr)
+	idx, err := indexEntries(cr, size, opts, nil)
+	return idx, cr.n, err
+}
+
+// indexEntries indexes the tar read from r, whose size is -1 when unknown
+// (a stream). added, when set, is called with each indexed entry and its
+// content before the next header is read.
+func indexEntries(r positionReader, size int64, opts Options, added func(e *Entry, content io.Reader) error) (*tarIndex, error) {
 	idx := &tarIndex{entries: map[string]*Entry{}, duplicates: map[string]bool{}}
+	tr := tar.NewReader(r)
 	var end int64 // where the last entry's data blocks end
-	for count := 1; ; count++ {
-		hdr, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, cr.n, fmt.Errorf("%w: %w", ErrNotArchive, err)
-		}
-		if count > opts.maxEntries() {
-			return nil, cr.n, fmt.Errorf("%w: more than %d tar entries (limit: Options.MaxEntries)", ErrTooLarge, opts.maxEntries())
-		}
-		offset, err := cr.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return nil, cr.n, err
-		}
-		if physicalSize(hdr) > size-offset {
-			return nil, cr.n, fmt.Errorf("%w: truncated: entry %q declares %d bytes, %d remain in the file", ErrNotArchive, hdr.Name, physicalSize(hdr), size-offset)
+	err := eachHeader(tr, opts, func(hdr *tar.Header) error {
+		offset := r.position()
+		if size >= 0 && physicalSize(hdr) > size-offset {
+			return fmt.Errorf("%w: truncated: entry %q declares %d bytes, %d remain in the file", ErrNotArchive, hdr.Name, physicalSize(hdr), size-offset)
 		}
 		end = offset + blocks(physicalSize(hdr))
+		e, err := idx.addHeader(hdr, offset)
 		// An ambiguous index.json or manifest.json leaves nothing to verify.
-		if err := idx.addHeader(hdr, offset); err != nil && (errors.Is(err, ErrAmbiguousEntry) || !opts.report(err)) {
-			return nil, cr.n, err
+		if err != nil && (errors.Is(err, ErrAmbiguousEntry) || !opts.report(err)) {
+			return err
 		}
+		if e == nil || added == nil {
+			return nil
+		}
+		return added(e, tr)
+	})
+	if err != nil {
+		return nil, err
 	}
-	if size == 0 {
-		return nil, cr.n, fmt.Errorf("%w: empty file", ErrNotArchive)
+	if size == 0 || r.position() == 0 {
+		return nil, fmt.Errorf("%w: empty file", ErrNotArchive)
 	}
 	// archive/tar takes a clean EOF after any entry for the end of the archive;
 	// only the end-of-archive block tells that nothing was cut off.
-	if pos, _ := cr.Seek(0, io.SeekCurrent); pos < end+blockSize {
-		return nil, cr.n, fmt.Errorf("%w: truncated: no end-of-archive block after byte %d", ErrNotArchive, end)
+	if r.position() < end+blockSize {
+		return nil, fmt.Errorf("%w: truncated: no end-of-archive block after byte %d", ErrNotArchive, end)
 	}
-	return idx, cr.n, nil
+	return idx, nil
+}
+
+// eachHeader calls visit with each header of tr in order, within the limit
+// on entries.
+func eachHeader(tr *tar.Reader, opts Options, visit func(hdr *tar.Header) error) error {
+	for count := 1; ; count++ {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrNotArchive, err)
+		}
+		if count > opts.maxEntries() {
+			return fmt.Errorf("%w: more than %d tar entries (limit: Options.MaxEntries)", ErrTooLarge, opts.maxEntries())
+		}
+		if err := visit(hdr); err != nil {
+			return err
+		}
+	}
 }
 
 const blockSize = 512
@@ -102,13 +151,14 @@ func physicalSize(hdr *tar.Header) int64 {
 	return max(hdr.Size, 0)
 }
 
-// addHeader indexes the entry of one header, if it carries anything to index.
-func (idx *tarIndex) addHeader(hdr *tar.Header, offset int64) error {
+// addHeader indexes the entry of one header, if it carries anything to
+// index, and returns it.
+func (idx *tarIndex) addHeader(hdr *tar.Header, offset int64) (*Entry, error) {
 	e, err := newEntry(hdr, offset)
 	if err != nil || e == nil {
-		return err
+		return nil, err
 	}
-	return idx.add(e)
+	return e, idx.add(e)
 }
 
 // newEntry checks one header; it returns nil for entries that carry nothing to index.
