@@ -3,12 +3,14 @@ package archive
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
 
 	"github.com/ocitar/ocitar/internal/compression"
 	"github.com/ocitar/ocitar/internal/hashing"
+	"github.com/ocitar/ocitar/source"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -23,6 +25,19 @@ type Options struct {
 	// archive, or a compressed docker-save layer, may expand to; 0 means
 	// DefaultMaxSpoolRatio.
 	MaxSpoolRatio int64
+	// Cache keeps the index of a compressed archive that cannot be entered
+	// without one (a gzip that ocitar did not write), and the content of
+	// one that cannot be entered at all (zstd in one frame, as k3s bundles
+	// are), for the next open. Without it such an index is built at every
+	// open, and such content is spooled to TempDir.
+	Cache Cache
+	// Notice, when set, is told what an open does that a user waits for or
+	// should know: a first pass over a compressed archive, its progress,
+	// an unusable cache entry.
+	Notice func(msg string)
+	// Context, when set, stops a first pass over a compressed archive once
+	// it is done.
+	Context context.Context
 
 	problems *[]error // set by Verify: report problems and go on where possible
 }
@@ -49,6 +64,12 @@ func (o Options) maxSpoolRatio() int64 {
 		return DefaultMaxSpoolRatio
 	}
 	return o.MaxSpoolRatio
+}
+
+func (o Options) notice(format string, args ...any) {
+	if o.Notice != nil {
+		o.Notice(fmt.Sprintf(format, args...))
+	}
 }
 
 // report records err as a problem when verifying and says so; otherwise the
@@ -84,8 +105,14 @@ type blobSource struct {
 }
 
 // Open opens the archive at path; "-" reads standard input.
-// A seekable compression.Uncompressed file is read in place; anything else is decompressed
-// and spooled once to a temporary file that Close removes.
+//
+// A tar is read in place. So is a compressed one wherever it can be entered:
+// the zstd seekable format and the gzip ocitar writes by their tables, zstd
+// in several frames by its frame headers, and any other gzip by an index
+// that one pass builds and Options.Cache keeps. Zstd in one frame is
+// decompressed once, its files' content kept in Options.Cache. Only a pipe,
+// and that zstd without a cache, are spooled to a temporary file that Close
+// removes.
 func Open(path string, opts Options) (*Reader, error) {
 	f, name := os.Stdin, "stdin"
 	if path != "-" {
@@ -108,21 +135,21 @@ func Open(path string, opts Options) (*Reader, error) {
 	return r, nil
 }
 
+// openFile reads a regular file through its Source, and anything else (a
+// named pipe) as a stream.
 func openFile(f *os.File, name string, opts Options) (*Reader, error) {
 	st, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if st.Mode().IsRegular() {
-		c, err := compression.DetectAt(f, 0, st.Size())
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", name, err)
-		}
-		if c == compression.Uncompressed {
-			return newNamedReader(f, st.Size(), name, opts)
-		}
+	if !st.Mode().IsRegular() {
+		return spool(f, name, opts)
 	}
-	return spool(f, name, opts)
+	src, err := source.NewFile(f, name)
+	if err != nil {
+		return nil, err
+	}
+	return OpenSource(src, opts)
 }
 
 // OpenStream reads a tar, possibly compressed, from r once into a temporary file

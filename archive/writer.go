@@ -60,7 +60,8 @@ type writtenImage struct {
 
 // NewWriter writes an archive to out. When out can seek (a file), blobs of
 // unknown digest are written in place and their header patched afterwards;
-// otherwise (a pipe) they are spooled to a temporary file first.
+// otherwise (a pipe, a compressor) they are spooled to a temporary file
+// first. When out is a FramedOutput, each entry starts a frame.
 func NewWriter(out io.Writer, opts WriterOptions) *Writer {
 	w := &Writer{
 		out: out, opts: opts,
@@ -213,6 +214,9 @@ func (w *Writer) Close() error {
 		if err := w.writeFile(f.name, f.data); err != nil {
 			return err
 		}
+	}
+	if err := w.endFrame(); err != nil {
+		return err
 	}
 	if err := w.write(make([]byte, 2*blockSize)); err != nil {
 		return err
@@ -458,7 +462,23 @@ func (w *Writer) writeHeader(name string, typeflag byte, mode, size int64) error
 	if err != nil {
 		return err
 	}
+	if err := w.endFrame(); err != nil {
+		return err
+	}
 	return w.write(hdr[:])
+}
+
+// endFrame ends the frame of a FramedOutput, so that the entry written next
+// starts a frame of its own.
+func (w *Writer) endFrame() error {
+	f, ok := w.out.(FramedOutput)
+	if !ok || w.err != nil {
+		return w.err
+	}
+	if err := f.EndFrame(); err != nil {
+		w.err = err
+	}
+	return w.err
 }
 
 func (w *Writer) pad(size int64) error {

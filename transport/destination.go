@@ -38,7 +38,7 @@ func newImageDestination(ref ociTarReference, sys *types.SystemContext) (*imageD
 	if ref.writer != nil {
 		return &imageDestination{ref: ref, a: ref.writer, compress: compress}, nil
 	}
-	a, err := NewArchiveWriter(sys, ref.path, ArchiveOptions{Format: ref.opts.Format, Reader: ref.opts.Reader})
+	a, err := NewArchiveWriter(sys, ref.path, ArchiveOptions{Format: ref.opts.Format, Compression: ref.opts.Compression, Reader: ref.opts.Reader})
 	if err != nil {
 		return nil, err
 	}

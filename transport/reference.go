@@ -38,6 +38,13 @@ type Options struct {
 	// so that copy.Image converts docker manifests to OCI ones on the way.
 	Format archive.Format
 
+	// Compression is how a destination compresses the archive: by default
+	// (archive.CompressionByName) as its file name says, so that
+	// oci-tar:FILE.tar.zst writes the zstd seekable format and
+	// oci-tar:FILE.tar.gz ocitar's gzip, both read in place; standard
+	// output is not compressed unless asked.
+	Compression archive.Compression
+
 	// ReadByCopyEngine says that the source is read by copy.Image alone, and
 	// lets its GetBlob serve blobs stored as they are in a tar file without
 	// checking their digests, since the copy engine checks them itself: it

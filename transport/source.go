@@ -41,12 +41,13 @@ func ImageNames(src types.ImageSource) []string {
 	return nil
 }
 
-// readerOptions are opts, with the SystemContext's temporary directory if it names one.
+// readerOptions are opts, with the SystemContext's temporary directory if it
+// names one, and the defaults of withDefaults.
 func readerOptions(opts archive.Options, sys *types.SystemContext) archive.Options {
 	if sys != nil && sys.BigFilesTemporaryDir != "" {
 		opts.TempDir = sys.BigFilesTemporaryDir
 	}
-	return opts
+	return withDefaults(opts)
 }
 
 func (s *imageSource) Reference() types.ImageReference { return s.ref }

@@ -21,7 +21,8 @@ import (
 type ArchiveWriter struct {
 	path   string
 	format archive.Format
-	file   *pending.File // nil when writing to stdout
+	file   *pending.File  // nil when writing to stdout
+	out    io.WriteCloser // compresses into file or stdout; Commit closes it
 	w      *archive.Writer
 	old    *archive.Reader // the archive being added to, or nil
 	added  []addedImage
@@ -35,9 +36,10 @@ type addedImage struct {
 
 // ArchiveOptions tune an ArchiveWriter.
 type ArchiveOptions struct {
-	Format  archive.Format  // as Options.Format
-	Replace bool            // start afresh instead of keeping the images of an existing file
-	Reader  archive.Options // opens the existing file whose images are kept
+	Format      archive.Format      // as Options.Format
+	Compression archive.Compression // as Options.Compression
+	Replace     bool                // start afresh instead of keeping the images of an existing file
+	Reader      archive.Options     // opens the existing file whose images are kept
 }
 
 // NewArchiveWriter starts writing the archive at path; "-" is stdout.
@@ -48,7 +50,8 @@ func NewArchiveWriter(sys *types.SystemContext, path string, opts ArchiveOptions
 	}
 	a := &ArchiveWriter{path: path, format: opts.Format}
 	if path == stdinPath {
-		a.w = archive.NewWriter(struct{ io.Writer }{os.Stdout}, wopts) // never seek on stdout, even a redirected one
+		a.out = archive.NewCompressor(struct{ io.Writer }{os.Stdout}, opts.Compression.For("")) // never seek on stdout, even a redirected one
+		a.w = archive.NewWriter(a.out, wopts)
 		return a, nil
 	}
 	if err := refuseSymlink(path); err != nil {
@@ -63,7 +66,8 @@ func NewArchiveWriter(sys *types.SystemContext, path string, opts ArchiveOptions
 		a.Close()
 		return nil, err
 	}
-	a.w = archive.NewWriter(a.file, wopts)
+	a.out = archive.NewCompressor(a.file, opts.Compression.For(path))
+	a.w = archive.NewWriter(a.out, wopts)
 	return a, nil
 }
 
@@ -143,6 +147,9 @@ func (a *ArchiveWriter) Commit() error {
 		}
 	}
 	if err := a.w.Close(); err != nil {
+		return fmt.Errorf("%s: %w", a.path, err)
+	}
+	if err := a.out.Close(); err != nil {
 		return fmt.Errorf("%s: %w", a.path, err)
 	}
 	a.closeOld()

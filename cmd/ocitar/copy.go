@@ -79,12 +79,19 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 	if err != nil {
 		return fmt.Errorf("invalid source %q: %w", srcName, err)
 	}
-	destRef, err := g.parseImage(destName, layout)
+	compression, err := o.format.archiveCompression()
+	if err != nil {
+		return err
+	}
+	destRef, err := g.parseImageWith(destName, transport.Options{Format: layout, Compression: compression})
 	if err != nil {
 		return fmt.Errorf("invalid destination %q: %w", destName, err)
 	}
 	if o.format.ociOnly && destRef.Transport().Name() != transport.Transport.Name() {
 		return fmt.Errorf("--dest-oci-only applies to oci-tar: destinations, not %s:", destRef.Transport().Name())
+	}
+	if o.format.compression != "" && destRef.Transport().Name() != transport.Transport.Name() {
+		return fmt.Errorf("--dest-archive-compression applies to oci-tar: destinations, not %s: (for layers, see --dest-compress-format)", destRef.Transport().Name())
 	}
 	opts, err := o.copyOptions(cmd, g, mimeType)
 	if err != nil {
@@ -212,13 +219,23 @@ func (o *copyOptions) setCompression(sys *types.SystemContext) error {
 // destFormat is what the destination is written as: skopeo's --format, the
 // manifest type, and, for an oci-tar: archive, --dest-oci-only, the layout.
 type destFormat struct {
-	manifest string
-	ociOnly  bool
+	manifest    string
+	ociOnly     bool
+	compression string
 }
 
 func (f *destFormat) addFlags(flags *pflag.FlagSet) {
 	flags.StringVarP(&f.manifest, "format", "f", "", "manifest `TYPE` of the destination: oci, v2s2 or v2s1 (default: keep the source's where possible); an oci-tar: archive is written for docker load and OCI tools alike whatever the type")
 	flags.BoolVar(&f.ociOnly, "dest-oci-only", false, "write an oci-tar: destination as an OCI layout alone, with OCI manifests: no docker manifest.json or repositories, so docker load cannot read it")
+	flags.StringVar(&f.compression, "dest-archive-compression", "", "compress an oci-tar: destination archive with `FORMAT`: zstd (the seekable format), gzip or none; both are read in place (default: as the file's name says, .tar.zst or .tar.gz; none for standard output)")
+}
+
+// archiveCompression is --dest-archive-compression, or the file name's choice.
+func (f destFormat) archiveCompression() (archive.Compression, error) {
+	if f.compression == "" {
+		return archive.CompressionByName, nil
+	}
+	return archive.ParseCompression(f.compression)
 }
 
 // check returns the manifest MIME type to force ("" keeps the source's) and

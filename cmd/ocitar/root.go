@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/docker/go-units"
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/cache"
 	"github.com/ocitar/ocitar/transport"
 	"github.com/sirupsen/logrus"
 	"github.com/spf13/cobra"
@@ -28,6 +31,10 @@ type globalOptions struct {
 	overrideOS     string
 	overrideVar    string
 	maxRatio       int64
+	cacheDir       string
+	cacheMax       string
+	cache          *cache.Cache
+	stderr         io.Writer
 }
 
 func newRootCommand() *cobra.Command {
@@ -52,10 +59,12 @@ nothing is unpacked to, or assembled in, a temporary directory.
 		Version:       versionText(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if g.debug {
 				logrus.SetLevel(logrus.DebugLevel)
 			}
+			g.stderr = cmd.ErrOrStderr()
+			return g.openCache()
 		},
 	}
 	f := root.PersistentFlags()
@@ -66,10 +75,12 @@ nothing is unpacked to, or assembled in, a temporary directory.
 	f.StringVar(&g.overrideArch, "override-arch", "", "use `ARCH` instead of the machine's architecture to choose images")
 	f.StringVar(&g.overrideOS, "override-os", "", "use `OS` instead of the running OS to choose images")
 	f.StringVar(&g.overrideVar, "override-variant", "", "use `VARIANT` instead of the machine's architecture variant to choose images")
+	f.StringVar(&g.cacheDir, "cache-dir", "", "`DIR` that keeps the indexes of compressed archives, and the files of those that cannot be read in place, between runs; processes may share it (default: ocitar in the user's cache directory, $XDG_CACHE_HOME or ~/.cache)")
+	f.StringVar(&g.cacheMax, "cache-max", "10GiB", "bound the --cache-dir to `SIZE` (such as 500MiB or 20GB), evicting what was used least recently")
 	f.Int64Var(&g.maxRatio, "max-decompression-ratio", archive.DefaultMaxSpoolRatio, "refuse a compressed archive, or docker-save layer, that expands to more than `N` times its size (a decompression bomb)")
 	root.SetVersionTemplate("{{.Version}}")
 	root.AddCommand(newServeCommand(g))
-	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g), newVersionCommand())
+	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g), newRecompressCommand(g), newVersionCommand())
 	return root
 }
 
@@ -94,9 +105,37 @@ func (g *globalOptions) parseImageWith(name string, opts transport.Options) (typ
 	return transport.WithOptions(ref, opts), nil
 }
 
-// archiveOptions are the options oci-tar: archives are opened with.
+// archiveOptions are the options oci-tar: archives are opened with. What a
+// first pass over a compressed archive does and how far it is goes to
+// standard error.
 func (g *globalOptions) archiveOptions() archive.Options {
-	return archive.Options{TempDir: g.tmpDir, MaxSpoolRatio: g.maxRatio}
+	opts := archive.Options{TempDir: g.tmpDir, MaxSpoolRatio: g.maxRatio, Notice: g.notice}
+	if g.cache != nil {
+		opts.Cache = g.cache
+	}
+	return opts
+}
+
+func (g *globalOptions) notice(msg string) {
+	printLine(g.stderr, "", errors.New(msg))
+}
+
+// openCache opens --cache-dir within --cache-max.
+func (g *globalOptions) openCache() error {
+	size, err := units.RAMInBytes(g.cacheMax)
+	if err != nil || size <= 0 {
+		return fmt.Errorf("--cache-max %q: not a size such as 500MiB or 20GB", g.cacheMax)
+	}
+	dir := g.cacheDir
+	if dir == "" {
+		if dir, err = cache.DefaultDir(); err != nil {
+			return fmt.Errorf("no cache directory (give --cache-dir): %w", err)
+		}
+	}
+	if g.cache, err = cache.Open(dir, size); err != nil {
+		return fmt.Errorf("--cache-dir %s: %w", dir, err)
+	}
+	return nil
 }
 
 // systemContext is the context shared by sources and destinations.

@@ -54,6 +54,10 @@ func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []strin
 	if err != nil {
 		return err
 	}
+	compression, err := o.format.archiveCompression()
+	if err != nil {
+		return err
+	}
 	session, err := g.startImageSession(o.platform)
 	if err != nil {
 		return err
@@ -61,7 +65,7 @@ func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []strin
 	defer session.close()
 	sys := session.sys
 
-	a, err := transport.NewArchiveWriter(sys, o.output, transport.ArchiveOptions{Format: layout, Replace: true})
+	a, err := transport.NewArchiveWriter(sys, o.output, transport.ArchiveOptions{Format: layout, Compression: compression, Replace: true})
 	if err != nil {
 		return err
 	}

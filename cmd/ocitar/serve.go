@@ -46,9 +46,9 @@ func newServeCommand(g *globalOptions) *cobra.Command {
 OCI Distribution API v2, in place: docker, podman, containerd, skopeo, crane
 and regctl pull from them by name, or use the server as a mirror.
 
-PATH is an OCI-layout, docker-save or hybrid tar, a .tar.gz or .tar.zst
-(decompressed once into --tmpdir, removed on exit), or an OCI layout
-directory. An image named REGISTRY/PATH:TAG is served as repository
+PATH is an OCI-layout, docker-save or hybrid tar, plain or compressed
+(.tar.gz, .tar.zst, read in place; see "ocitar recompress --help"), or an
+OCI layout directory. An image named REGISTRY/PATH:TAG is served as repository
 REGISTRY/PATH (when REGISTRY has no port) and as PATH, for mirror clients;
 containerd's ?ns=REGISTRY picks the registry. docker.io names are normalized
 (alpine is library/alpine). Images named by a tag alone are served in
@@ -74,7 +74,7 @@ Example:
 	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with the certificate in `FILE` (PEM; needs --tls-key)")
 	f.StringVar(&o.tlsKey, "tls-key", "", "the private key of --tls-cert, in `FILE` (PEM)")
 	f.StringVar(&o.htpasswd, "htpasswd", "", "require Basic authentication by a user of `FILE` (bcrypt entries, htpasswd -B)")
-	f.BoolVar(&o.quiet, "quiet", false, "log no request, and no decompression progress")
+	f.BoolVar(&o.quiet, "quiet", false, "log no request, and no progress of a first pass over a compressed archive")
 	f.BoolVar(&o.verify, "verify", false, "hash every blob before serving, rather than each on its first request")
 	return cmd
 }

@@ -2,19 +2,12 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
 	"os"
-	"sync/atomic"
 	"time"
 
 	"github.com/ocitar/ocitar/archive"
-	"github.com/ocitar/ocitar/internal/compression"
 	"github.com/ocitar/ocitar/registry"
 )
-
-// progressInterval is how often decompression progress is printed.
-const progressInterval = 2 * time.Second
 
 // openAll opens the archives of s.sources, reusing those of old whose file
 // is unchanged. On an error it closes what it opened.
@@ -51,90 +44,29 @@ func closeOpened(opened, old []archiveSource) {
 	}
 }
 
-// open opens the archive or layout directory of src.
+// open opens the archive or layout directory of src. A first pass over a
+// compressed archive (an index, or its files into the cache) is logged with
+// its progress, unless --quiet, and stops on SIGINT or SIGTERM.
 func (s *server) open(ctx context.Context, src archiveSource) (archiveSource, error) {
 	fi, err := os.Stat(src.path)
 	if err != nil {
 		return src, err
 	}
 	src.file = fi
+	opts := s.g.archiveOptions()
+	opts.Context = ctx
+	opts.Notice = nil
+	if !s.o.quiet {
+		opts.Notice = func(msg string) { s.log.Print(msg) }
+	}
 	if fi.IsDir() {
-		src.reader, err = archive.OpenDir(src.path, s.g.archiveOptions())
+		src.reader, err = archive.OpenDir(src.path, opts)
 		return src, err
 	}
-	f, err := os.Open(src.path)
-	if err != nil {
-		return src, err
-	}
-	defer f.Close()
-	format, err := compression.DetectAt(f, 0, fi.Size())
-	switch {
-	case err != nil:
-		return src, fmt.Errorf("%s: %w", src.path, err)
-	case format != compression.Uncompressed:
-		src.reader, err = s.spool(ctx, f, fi.Size())
-	default:
-		src.reader, err = archive.Open(src.path, s.g.archiveOptions())
+	started := time.Now()
+	src.reader, err = archive.Open(src.path, opts)
+	if took := time.Since(started); err == nil && took > progressEvery && !s.o.quiet {
+		s.log.Printf("%s: opened in %s", src.path, took.Round(time.Millisecond))
 	}
 	return src, err
-}
-
-// spool decompresses f once into a temporary file, showing its progress.
-func (s *server) spool(ctx context.Context, f *os.File, size int64) (*archive.Reader, error) {
-	started := time.Now()
-	progress := &countingReader{ctx: ctx, r: f}
-	done := make(chan struct{})
-	if !s.o.quiet {
-		go s.showProgress(f.Name(), progress, size, done)
-	}
-	r, err := archive.OpenStream(progress, f.Name(), s.g.archiveOptions())
-	close(done)
-	if err == nil && !s.o.quiet {
-		s.log.Printf("%s: decompressed into %s in %s", f.Name(), tempDir(s.g.tmpDir), time.Since(started).Round(time.Millisecond))
-	}
-	return r, err
-}
-
-func (s *server) showProgress(name string, progress *countingReader, size int64, done <-chan struct{}) {
-	tick := time.NewTicker(progressInterval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-tick.C:
-			s.log.Printf("%s: decompressing, %d%% of %s read", name, 100*progress.n.Load()/max(size, 1), humanBytes(size))
-		}
-	}
-}
-
-func tempDir(dir string) string {
-	if dir == "" {
-		return os.TempDir()
-	}
-	return dir
-}
-
-// humanBytes is n in MiB, or in bytes below one MiB.
-func humanBytes(n int64) string {
-	if n < 1<<20 {
-		return fmt.Sprintf("%d bytes", n)
-	}
-	return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-}
-
-// countingReader counts what is read through it and fails once ctx is done.
-type countingReader struct {
-	ctx context.Context
-	r   io.Reader
-	n   atomic.Int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := c.r.Read(p)
-	c.n.Add(int64(n))
-	return n, err
 }

@@ -1,0 +1,135 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+
+	"github.com/ocitar/ocitar/internal/compression"
+	"github.com/ocitar/ocitar/source"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// Cache keeps what a first open of a compressed archive built, for the next
+// open of the same archive (an index, keyed by the archive's identity), and
+// the content of archives that cannot be read in place (blobs, by digest).
+// cache.Cache implements it; several processes may share one.
+type Cache interface {
+	ReadIndex(key string) ([]byte, error) // fs.ErrNotExist when absent
+	WriteIndex(key string, data []byte) error
+	RemoveIndex(key string) error
+	// Lock holds key against other processes until unlock, so that one
+	// builds what the others then read.
+	Lock(key string) (unlock func() error, err error)
+	Open(d digest.Digest) (*os.File, int64, error)
+	// Put stores the content of r, checked against want unless it is "",
+	// and reports whether the cache lacked it.
+	Put(r io.Reader, want digest.Digest) (got digest.Digest, size int64, added bool, err error)
+	Remove(d digest.Digest) error
+}
+
+// OpenSource opens the archive src holds: a tar, or a tar compressed with
+// gzip or zstd, which is read in place wherever it can be entered (see
+// Open).
+func OpenSource(src source.Source, opts Options) (*Reader, error) {
+	format, err := compression.DetectAt(src, 0, src.Size())
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	switch format {
+	case compression.Gzip:
+		return openGzip(src, opts)
+	case compression.Zstd:
+		return openZstd(src, opts)
+	}
+	return newNamedReader(src, src.Size(), src.Name(), opts)
+}
+
+// openSpans reads the tar whose uncompressed content spans gives, indexed
+// by idx or, when it is nil, by reading its headers through spans.
+func openSpans(src source.Source, spans *source.Spans, idx *tarIndex, opts Options) (*Reader, error) {
+	r, err := openSpansIndexed(src, spans, idx, opts)
+	if err != nil {
+		spans.Close()
+		return nil, err
+	}
+	r.closers = append(r.closers, spans.Close)
+	return r, nil
+}
+
+func openSpansIndexed(src source.Source, spans *source.Spans, idx *tarIndex, opts Options) (*Reader, error) {
+	if err := checkRatio(src, spans.Size(), opts); err != nil {
+		return nil, err
+	}
+	if idx == nil {
+		return newNamedReader(spans, spans.Size(), src.Name(), opts)
+	}
+	return newIndexedReader(spans, idx, src.Name(), opts)
+}
+
+// checkRatio refuses an archive whose index says it expands beyond the bound
+// on decompression, as a decompression bomb would.
+func checkRatio(src source.Source, size int64, opts Options) error {
+	if size/opts.maxSpoolRatio() > src.Size() {
+		return fmt.Errorf("%s: %w: expands to %d bytes from %d, more than %d times (limit: Options.MaxSpoolRatio, ocitar --max-decompression-ratio)",
+			src.Name(), ErrTooLarge, size, src.Size(), opts.maxSpoolRatio())
+	}
+	return nil
+}
+
+// newIndexedReader reads the image layout of a tar already indexed.
+func newIndexedReader(ra io.ReaderAt, idx *tarIndex, name string, opts Options) (*Reader, error) {
+	return newFilesReader(tarFiles{indexedNames: indexedNames{idx}, ra: ra}, name, opts)
+}
+
+// A pass reads an archive once, as a stream, to build what reads it in place
+// thereafter; what it builds is kept in the cache under key.
+type pass interface {
+	key(src source.Source) string
+	// build reads src once and returns its Reader and the bytes to keep.
+	build(src source.Source, opts Options) (*Reader, []byte, error)
+	// reopen opens src again from what build kept.
+	reopen(src source.Source, kept []byte, opts Options) (*Reader, error)
+}
+
+// openKept opens src from what an earlier pass kept in the cache, or makes
+// the pass and keeps what it built. Another process opening the same archive
+// waits for the pass, then reads what it kept. What was kept but does not fit
+// the archive is said so, removed and built again.
+func openKept(src source.Source, p pass, opts Options) (*Reader, error) {
+	c := opts.Cache
+	if c == nil {
+		r, _, err := p.build(src, opts)
+		return r, err
+	}
+	key := p.key(src)
+	unlock, err := c.Lock(key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: locking its cache entry: %w", src.Name(), err)
+	}
+	defer unlock()
+	kept, err := c.ReadIndex(key)
+	if err == nil {
+		r, rerr := p.reopen(src, kept, opts)
+		if rerr == nil {
+			return r, nil
+		}
+		err = rerr
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		opts.notice("%s: the cached index does not fit the archive (%v); building it again", src.Name(), err)
+		if err := c.RemoveIndex(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("%s: removing its cached index: %w", src.Name(), err)
+		}
+	}
+	r, kept, err := p.build(src, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.WriteIndex(key, kept); err != nil {
+		opts.notice("%s: keeping its index in the cache: %v", src.Name(), err)
+	}
+	return r, nil
+}

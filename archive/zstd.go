@@ -1,0 +1,34 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/ocitar/ocitar/source"
+	"github.com/ocitar/ocitar/source/zstdseek"
+)
+
+// maxZstdSpan is the largest frame a zstd archive is entered by: a read
+// inside it decodes up to this much. An archive of larger frames (one frame,
+// as zstd -T0 writes) is decompressed once into the cache instead.
+const maxZstdSpan = 64 << 20
+
+// openZstd reads a zstd in place by its seek table, or by its frame headers
+// when it has several small frames; one that cannot be entered is extracted.
+func openZstd(src source.Source, opts Options) (*Reader, error) {
+	frames, err := zstdseek.ReadSeekTable(src)
+	if errors.Is(err, zstdseek.ErrNotSeekable) {
+		frames, err = zstdseek.WalkFrames(src)
+	}
+	if errors.Is(err, zstdseek.ErrNoContentSize) || (err == nil && !zstdseek.Enterable(frames, maxZstdSpan)) {
+		return openKept(src, extractPass{}, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	spans, err := zstdseek.Open(src, frames)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	return openSpans(src, spans, nil, opts)
+}
