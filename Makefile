@@ -50,7 +50,11 @@ FUZZPARALLEL ?= 2
 # Go minimizes every new interesting input for up to 60 s by default, which
 # stalls fuzzing of whole archives; 5 s keeps the workers fuzzing.
 FUZZMINIMIZETIME ?= 5s
-FUZZ_TARGETS := archive/FuzzOpen archive/FuzzTarIndex archive/FuzzDockerSave archive/FuzzParseSelector transport/FuzzParseReference source/zstdseek/FuzzReadSeekTable source/zstdseek/FuzzWalkFrames
+FUZZ_TARGETS := \
+	archive/FuzzOpen archive/FuzzTarIndex archive/FuzzDockerSave archive/FuzzParseSelector archive/FuzzDecodeEntries \
+	transport/FuzzParseReference \
+	source/zstdseek/FuzzReadSeekTable source/zstdseek/FuzzWalkFrames \
+	cache/FuzzReadIndex
 
 fuzz: $(FUZZ_TARGETS:%=fuzz/%)
 

@@ -1,0 +1,165 @@
+package cache
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/ocitar/ocitar/internal/errkind"
+	"github.com/ocitar/ocitar/internal/hashing"
+	"github.com/ocitar/ocitar/internal/pending"
+	digest "github.com/opencontainers/go-digest"
+)
+
+// blobPath is where the blob d is, once d is known to be a valid sha256 digest.
+func (c *Cache) blobPath(d digest.Digest) string {
+	return filepath.Join(c.dir, blobsDir, d.Encoded())
+}
+
+// checkDigest refuses a digest that is not a well-formed sha256 one, wrapping
+// errkind.ErrUnsupportedDigest for another algorithm and fs.ErrInvalid for a
+// malformed digest.
+func checkDigest(d digest.Digest) error {
+	err := d.Validate()
+	switch {
+	case errors.Is(err, digest.ErrDigestUnsupported) || err == nil && d.Algorithm() != digest.SHA256:
+		return fmt.Errorf("%w: %q: the cache holds sha256 blobs", errkind.ErrUnsupportedDigest, d)
+	case err != nil:
+		return fmt.Errorf("%w: digest %q: %v", fs.ErrInvalid, d, err)
+	}
+	return nil
+}
+
+// Has reports whether the cache holds the blob d, without marking it as used.
+func (c *Cache) Has(d digest.Digest) bool {
+	if checkDigest(d) != nil {
+		return false
+	}
+	_, err := os.Stat(c.blobPath(d))
+	return err == nil
+}
+
+// Open opens the blob d and returns its size, marking it as used. The error
+// wraps fs.ErrNotExist when the cache lacks it. The caller checks the bytes
+// against d as it reads them. The file stays readable if the blob is evicted
+// or removed while it is open.
+func (c *Cache) Open(d digest.Digest) (*os.File, int64, error) {
+	if err := checkDigest(d); err != nil {
+		return nil, 0, fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	path := c.blobPath(d)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("cache %s: blob %s: %w", c.dir, d, err)
+	}
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, fmt.Errorf("cache %s: blob %s: %w", c.dir, d, err)
+	}
+	touch(path, info.ModTime())
+	return f, info.Size(), nil
+}
+
+// Put stores the blob r holds and returns its digest and size, and whether
+// the cache lacked it. With want it checks the content is want, and reads
+// nothing when the cache holds want already; with "" it computes the digest.
+// A blob is stored whole or not at all: on an error, including a digest that
+// differs (errkind.ErrDigestMismatch) or a blob larger than the cache's bound
+// (errkind.ErrTooLarge), nothing is added and no temporary file is left. Before
+// adding a blob, Put evicts what it needs to stay under the bound.
+func (c *Cache) Put(r io.Reader, want digest.Digest) (got digest.Digest, size int64, added bool, err error) {
+	if want != "" {
+		if err := checkDigest(want); err != nil {
+			return "", 0, false, fmt.Errorf("cache %s: %w", c.dir, err)
+		}
+		if size, ok := c.held(want); ok {
+			return want, size, false, nil
+		}
+	}
+	p, err := pending.Create(filepath.Join(c.dir, tmpDir, "blob"))
+	if err != nil {
+		return "", 0, false, fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	defer p.Abort()
+	got, size, err = c.write(p, r, want)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("cache %s: putting a blob: %w", c.dir, err)
+	}
+	if _, ok := c.held(got); ok {
+		return got, size, false, nil
+	}
+	if err := c.evict(size, ""); err != nil {
+		return "", 0, false, fmt.Errorf("cache %s: blob %s: %w", c.dir, got, err)
+	}
+	added, err = c.link(p, got)
+	if err != nil {
+		return "", 0, false, fmt.Errorf("cache %s: blob %s: %w", c.dir, got, err)
+	}
+	return got, size, added, nil
+}
+
+// held returns the size of the blob d and marks it as used, when the cache holds it.
+func (c *Cache) held(d digest.Digest) (int64, bool) {
+	path := c.blobPath(d)
+	info, err := os.Stat(path)
+	if err != nil {
+		return 0, false
+	}
+	touch(path, info.ModTime())
+	return info.Size(), true
+}
+
+// copyChunk is the size of the reads Put copies a blob with.
+const copyChunk = 1 << 20
+
+// write copies r to p, at most the cache's bound, and checks its digest is
+// want unless want is "".
+func (c *Cache) write(p *pending.File, r io.Reader, want digest.Digest) (digest.Digest, int64, error) {
+	h := hashing.NewReader(r, digest.SHA256)
+	var src io.Reader = h
+	if c.max >= 0 {
+		src = io.LimitReader(h, c.max+1)
+	}
+	// The struct hides os.File's ReadFrom, so that p's Write starts write-back as it goes.
+	n, err := io.CopyBuffer(struct{ io.Writer }{p}, src, make([]byte, copyChunk))
+	if err != nil {
+		return "", 0, err
+	}
+	if c.max >= 0 && n > c.max {
+		return "", 0, fmt.Errorf("%w: the blob is larger than the cache's bound of %d bytes (--cache-max)", errkind.ErrTooLarge, c.max)
+	}
+	if want != "" {
+		if err := h.Verify(want, n); err != nil {
+			return "", 0, err
+		}
+	}
+	return h.Digest(), n, nil
+}
+
+// link syncs p and links it as the blob d, unless another writer did first.
+func (c *Cache) link(p *pending.File, d digest.Digest) (added bool, err error) {
+	if err := p.Sync(); err != nil {
+		return false, err
+	}
+	err = os.Link(p.Name(), c.blobPath(d))
+	if errors.Is(err, fs.ErrExist) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Remove removes the blob d, as after a pass that added it failed; a blob the
+// cache lacks is no error. Those who have it open can still read it.
+func (c *Cache) Remove(d digest.Digest) error {
+	if err := checkDigest(d); err != nil {
+		return fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	if err := os.Remove(c.blobPath(d)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	return nil
+}
