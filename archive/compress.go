@@ -80,14 +80,14 @@ type FramedOutput interface {
 // frames a Writer ends at each entry. Close finishes the compressed stream
 // (writing its table), not out. For Uncompressed it is out itself, which
 // Close leaves alone.
-func NewCompressor(out io.Writer, c Compression) io.WriteCloser {
+func NewCompressor(out io.Writer, c Compression) (io.WriteCloser, error) {
 	switch c {
 	case Gzip:
 		return gzindex.NewWriter(out, flate.DefaultCompression)
 	case Zstd:
 		return zstdseek.NewWriter(out, zstdDefaultLevel)
 	}
-	return nopCloser{out}
+	return nopCloser{out}, nil
 }
 
 // zstdDefaultLevel is zstd's own default level, 3.

@@ -98,7 +98,7 @@ func keepGzip(gi *gzindex.Index, entries []storedEntry) ([]byte, error) {
 	}
 	kept := binary.AppendUvarint(nil, uint64(len(index)))
 	kept = append(kept, index...)
-	return append(kept, encodeEntries(entries, gi.Size())...), nil
+	return append(kept, encodeEntries(entries, gi.Size)...), nil
 }
 
 // unkeepGzip reads what keepGzip kept for a gzip of compressed bytes,
@@ -119,8 +119,8 @@ func unkeepGzip(kept []byte, compressed int64, opts Options) (*gzindex.Index, []
 	if err != nil {
 		return nil, nil, err
 	}
-	if size != gi.Size() {
-		return nil, nil, fmt.Errorf("%w: entries of a tar of %d bytes, the gzip holds %d", errBadEntryTable, size, gi.Size())
+	if size != gi.Size {
+		return nil, nil, fmt.Errorf("%w: entries of a tar of %d bytes, the gzip holds %d", errBadEntryTable, size, gi.Size)
 	}
 	return gi, entries, nil
 }

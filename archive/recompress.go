@@ -19,7 +19,10 @@ func Recompress(in io.Reader, out io.Writer, c Compression, opts Options) error 
 		return err
 	}
 	defer stream.Close()
-	z := NewCompressor(out, c)
+	z, err := NewCompressor(out, c)
+	if err != nil {
+		return err
+	}
 	if err := copyFramed(stream, z, opts); err != nil {
 		return err
 	}

@@ -14,7 +14,9 @@ import (
 const maxZstdSpan = 64 << 20
 
 // openZstd reads a zstd in place by its seek table, or by its frame headers
-// when it has several small frames; one that cannot be entered is extracted.
+// when it has several small frames; one that cannot be entered is extracted,
+// and so is one whose frames do not record their size (pzstd's), which only
+// decoding them would tell.
 func openZstd(src source.Source, opts Options) (*Reader, error) {
 	frames, err := zstdseek.ReadSeekTable(src)
 	if errors.Is(err, zstdseek.ErrNotSeekable) {
@@ -26,7 +28,7 @@ func openZstd(src source.Source, opts Options) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Name(), err)
 	}
-	spans, err := zstdseek.Open(src, frames)
+	spans, err := zstdseek.Open(src, frames, zstdseek.Options{MaxRatio: opts.maxSpoolRatio()})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Name(), err)
 	}

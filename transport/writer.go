@@ -50,7 +50,9 @@ func NewArchiveWriter(sys *types.SystemContext, path string, opts ArchiveOptions
 	}
 	a := &ArchiveWriter{path: path, format: opts.Format}
 	if path == stdinPath {
-		a.out = archive.NewCompressor(struct{ io.Writer }{os.Stdout}, opts.Compression.For("")) // never seek on stdout, even a redirected one
+		if a.out, err = archive.NewCompressor(struct{ io.Writer }{os.Stdout}, opts.Compression.For("")); err != nil { // never seek on stdout, even a redirected one
+			return nil, err
+		}
 		a.w = archive.NewWriter(a.out, wopts)
 		return a, nil
 	}
@@ -66,7 +68,10 @@ func NewArchiveWriter(sys *types.SystemContext, path string, opts ArchiveOptions
 		a.Close()
 		return nil, err
 	}
-	a.out = archive.NewCompressor(a.file, opts.Compression.For(path))
+	if a.out, err = archive.NewCompressor(a.file, opts.Compression.For(path)); err != nil {
+		a.Close()
+		return nil, err
+	}
 	a.w = archive.NewWriter(a.out, wopts)
 	return a, nil
 }

@@ -42,10 +42,16 @@ func Detect(head []byte) Format {
 	switch {
 	case bytes.HasPrefix(head, gzipMagic):
 		return Gzip
-	case bytes.HasPrefix(head, zstdMagic):
+	case bytes.HasPrefix(head, zstdMagic), isZstdSkippable(head):
 		return Zstd
 	}
 	return Uncompressed
+}
+
+// isZstdSkippable reports whether head starts a zstd skippable frame
+// (magic 0x184D2A50 to 0x184D2A5F), as pzstd's output does.
+func isZstdSkippable(head []byte) bool {
+	return len(head) >= 4 && head[0]&0xf0 == 0x50 && head[1] == 0x2a && head[2] == 0x4d && head[3] == 0x18
 }
 
 // DetectAt reads the first bytes of the size bytes at off in ra.
