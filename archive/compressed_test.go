@@ -1,0 +1,274 @@
+package archive_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"io"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/cache"
+	"github.com/ocitar/ocitar/internal/testimage"
+)
+
+// compressedForm makes one compressed form of a tar.
+type compressedForm struct {
+	name     string
+	ext      string
+	compress func(t *testing.T, plain []byte) []byte
+	// kept is what a first open leaves in the cache: nothing, an index, or
+	// an index and the files' content.
+	kept string
+}
+
+func compressedForms() []compressedForm {
+	return []compressedForm{
+		{"plain", ".tar", func(_ *testing.T, plain []byte) []byte { return plain }, "nothing"},
+		{"ocitar zstd", ".tar.zst", recompressed(archive.Zstd), "nothing"},
+		{"ocitar gzip", ".tar.gz", recompressed(archive.Gzip), "nothing"},
+		{"foreign gzip", ".tar.gz", gzipped, "index"},
+		{"zstd frame without its size", ".tar.zst", zstdStream, "files"},
+	}
+}
+
+func recompressed(c archive.Compression) func(*testing.T, []byte) []byte {
+	return func(t *testing.T, plain []byte) []byte {
+		var out bytes.Buffer
+		if err := archive.Recompress(bytes.NewReader(plain), &out, c, archive.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		return out.Bytes()
+	}
+}
+
+func gzipped(t *testing.T, plain []byte) []byte {
+	var out bytes.Buffer
+	zw := gzip.NewWriter(&out)
+	zw.Write(plain)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// zstdStream is zstd written as a stream, one frame that does not record
+// its size: it cannot be entered, as the frame of zstd -T0 cannot.
+func zstdStream(t *testing.T, plain []byte) []byte {
+	var out bytes.Buffer
+	zw, err := zstd.NewWriter(&out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw.Write(plain)
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
+}
+
+// twoImageTar is a layout of two images whose layers are large enough to
+// span several frames and checkpoints.
+func twoImageTar(t *testing.T) []byte {
+	l := &testimage.Layout{}
+	l.Index(l.Image("amd64", string(testimage.Bytes(1, 9<<20))), l.Image("arm64", string(testimage.Bytes(2, 100))))
+	return l.Tar(t)
+}
+
+// cacheFiles lists the index and blob files of the cache at dir with their mtimes.
+func cacheFiles(t *testing.T, dir string) map[string]int64 {
+	t.Helper()
+	files := map[string]int64{}
+	for _, sub := range []string{"index", "blobs"} {
+		filepath.WalkDir(filepath.Join(dir, sub), func(path string, d fs.DirEntry, err error) error {
+			if err == nil && d.Type().IsRegular() {
+				info, _ := d.Info()
+				files[path] = info.ModTime().UnixNano()
+			}
+			return nil
+		})
+	}
+	return files
+}
+
+func kind(files map[string]int64) string {
+	var index, blobs bool
+	for path := range files {
+		index = index || strings.Contains(path, "/index/")
+		blobs = blobs || strings.Contains(path, "/blobs/")
+	}
+	switch {
+	case blobs:
+		return "files"
+	case index:
+		return "index"
+	}
+	return "nothing"
+}
+
+// readAll opens path and reads every blob of every image, verified.
+func readAll(t *testing.T, path string, opts archive.Options) {
+	t.Helper()
+	r, err := archive.Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if len(r.Images()) != 2 {
+		t.Fatalf("%d images, want 2", len(r.Images()))
+	}
+	for _, img := range r.Images() {
+		for _, b := range img.Blobs {
+			rc, _, err := r.OpenBlob(b.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+			if err != nil {
+				t.Fatalf("blob %s: %v", b.Digest, err)
+			}
+		}
+	}
+}
+
+func TestOpenCompressed(t *testing.T) {
+	plain := twoImageTar(t)
+	for _, form := range compressedForms() {
+		t.Run(form.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "a"+form.ext)
+			if err := os.WriteFile(path, form.compress(t, plain), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			c, err := cache.Open(filepath.Join(dir, "cache"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmp := t.TempDir()
+			var notices []string
+			opts := archive.Options{Cache: c, TempDir: tmp, Notice: func(m string) { notices = append(notices, m) }}
+			readAll(t, path, opts)
+			first := cacheFiles(t, c.Dir())
+			if got := kind(first); got != form.kept {
+				t.Errorf("the first open keeps %s in the cache, want %s", got, form.kept)
+			}
+			firstNotices := len(notices)
+			readAll(t, path, opts)
+			if next := cacheFiles(t, c.Dir()); !equalKeys(first, next) {
+				t.Errorf("the next open changed the cache: %v, then %v", first, next)
+			}
+			if len(notices) != firstNotices {
+				t.Errorf("the next open said %q", notices[firstNotices:])
+			}
+			if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+				t.Errorf("temporary files: %v", entries)
+			}
+		})
+	}
+}
+
+func equalKeys(a, b map[string]int64) bool {
+	ka, kb := slices.Sorted(maps.Keys(a)), slices.Sorted(maps.Keys(b))
+	return slices.Equal(ka, kb)
+}
+
+// TestOpenCompressedCacheIsNotTrusted: a cached index that does not fit the
+// archive is said so and built again; a changed file is never read through
+// the index of its old content.
+func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
+	plain := twoImageTar(t)
+	tests := []struct {
+		name  string
+		form  func(*testing.T, []byte) []byte
+		spoil func(t *testing.T, indexPath, archivePath string)
+		said  string
+	}{
+		{"forged gzip index", gzipped, overwrite([]byte("garbage")), "does not fit"},
+		{"forged files index", zstdStream, overwrite([]byte("garbage")), "does not fit"},
+		{"gzip index of another file", gzipped, swapContent(gzipped), ""},
+		{"files index of another file", zstdStream, swapContent(zstdStream), ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			path := filepath.Join(dir, "a.tar.x")
+			os.WriteFile(path, tt.form(t, plain), 0o644)
+			c, err := cache.Open(filepath.Join(dir, "cache"), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var notices []string
+			opts := archive.Options{Cache: c, Notice: func(m string) { notices = append(notices, m) }}
+			readAll(t, path, opts)
+			indexes, _ := filepath.Glob(filepath.Join(c.Dir(), "index", "*"))
+			if len(indexes) != 1 {
+				t.Fatalf("cache indexes: %v", indexes)
+			}
+			tt.spoil(t, indexes[0], path)
+			notices = nil
+			readAll(t, path, opts)
+			if tt.said != "" && !slices.ContainsFunc(notices, func(m string) bool { return strings.Contains(m, tt.said) }) {
+				t.Errorf("notices %q, want one saying %q", notices, tt.said)
+			}
+		})
+	}
+}
+
+// overwrite writes data over the cached index.
+func overwrite(data []byte) func(*testing.T, string, string) {
+	return func(t *testing.T, indexPath, _ string) {
+		if err := os.WriteFile(indexPath, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// swapContent replaces the archive with another of the same form: its
+// identity changes, so its old index must not be used.
+func swapContent(form func(*testing.T, []byte) []byte) func(*testing.T, string, string) {
+	return func(t *testing.T, _, archivePath string) {
+		l := &testimage.Layout{}
+		l.Index(l.Image("amd64", "other"), l.Image("arm64", "another"))
+		if err := os.WriteFile(archivePath, form(t, l.Tar(t)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestRecompressKeepsTheTar(t *testing.T) {
+	plain := twoImageTar(t)
+	for _, c := range []archive.Compression{archive.Zstd, archive.Gzip, archive.Uncompressed} {
+		t.Run(c.String(), func(t *testing.T) {
+			for _, in := range [][]byte{plain, zstdStream(t, plain), gzipped(t, plain)} {
+				var out bytes.Buffer
+				if err := archive.Recompress(bytes.NewReader(in), &out, c, archive.Options{}); err != nil {
+					t.Fatal(err)
+				}
+				again := recompressed(archive.Uncompressed)(t, out.Bytes())
+				if !bytes.Equal(again, plain) {
+					t.Fatal("the tar changed")
+				}
+				var twice bytes.Buffer
+				archive.Recompress(bytes.NewReader(in), &twice, c, archive.Options{})
+				if !bytes.Equal(out.Bytes(), twice.Bytes()) {
+					t.Error("not reproducible")
+				}
+			}
+		})
+	}
+}
+
+func TestRecompressRefusesNonTar(t *testing.T) {
+	err := archive.Recompress(strings.NewReader(strings.Repeat("x", 2000)), io.Discard, archive.Zstd, archive.Options{})
+	if !errors.Is(err, archive.ErrNotArchive) {
+		t.Fatalf("Recompress: %v, want ErrNotArchive", err)
+	}
+}
