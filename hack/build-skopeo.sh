@@ -132,7 +132,7 @@ gofail() {
 	done <<<"$ocitar_reqs"
 	[ $others -le 3 ] || diff="$diff; and $((others - 3)) more modules"
 	[ -n "$diff" ] || diff="; skopeo and ocitar require the same ${CORE_MODULES// /, }"
-	die "$1 (go.mod of $src against ocitar's${diff}): ${first:-see $log} (go's output: $log)"
+	die "$1 for $src with ocitar's go.mod (${diff#; }): ${first:-no error line} (go's output: $log)"
 }
 
 (
