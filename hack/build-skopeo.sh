@@ -147,7 +147,7 @@ echo "$me: skopeo ${version:-(unknown version)} from $src, with ocitar from $roo
 [ "$image_used" = "$image_ocitar" ] ||
 	echo "$me: note: ocitar is tested with go.podman.io/image/v5 $image_ocitar; this build uses $image_used"
 start=$SECONDS
-(cd "$work" && go build -trimpath -tags "$TAGS" -o "$tmp/skopeo.bin" ./cmd/skopeo) >>"$log" 2>&1 || gofail "go build failed"
+(cd "$work" && go build -tags "$TAGS" -o "$tmp/skopeo.bin" ./cmd/skopeo) >>"$log" 2>&1 || gofail "go build failed"
 
 # The binary must know oci-tar: and the tree must be as it was.
 if ! check=$("$tmp/skopeo.bin" inspect --raw "oci-tar:$root/testdata/sample.docker.tar" 2>&1 >/dev/null); then
