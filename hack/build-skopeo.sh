@@ -115,7 +115,7 @@ gofail() {
 		found { exit }
 		{ found = 1; line = $0 }
 		END { print line }' "$log")
-	selected=$(cd "$work" && go list -m -f '{{.Path}} {{.Version}}' all 2>/dev/null || true)
+	selected=$(cd "$work" && GOFLAGS=-mod=readonly GOPROXY=off go list -m -f '{{.Path}} {{.Version}}' all 2>/dev/null || true)
 	while read -r path ov; do
 		sv=$(version_of "$path" <<<"$skopeo_reqs")
 		sel=$(version_of "$path" <<<"$selected")
@@ -151,9 +151,9 @@ start=$SECONDS
 
 # The binary must know oci-tar: and the tree must be as it was.
 if ! check=$("$tmp/skopeo.bin" inspect --raw "oci-tar:$root/testdata/sample.docker.tar" 2>&1 >/dev/null); then
-	die "the skopeo built from $src does not read oci-tar: ($check)"
+	die "the skopeo built from $src does not read oci-tar: (${check//$'\n'/ })"
 fi
 [ "$(tree_hash "$src")" = "$before" ] || die "$src changed while skopeo was built from it"
-mv -f "$tmp/skopeo.bin" "$out"
+cp "$tmp/skopeo.bin" "$out.new" && mv -f "$out.new" "$out"
 echo "$key" >"$stamp"
 echo "$me: built $out in $((SECONDS - start)) s"
