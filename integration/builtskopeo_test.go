@@ -420,7 +420,7 @@ func TestBuiltSkopeoReadsOcitarOutput(t *testing.T) {
 		// file is a docker-archive: too (it has manifest.json).
 		docker1_9, dockerArchive bool
 	}{
-		{form: "default", docker1_9: false, dockerArchive: true},
+		{form: "default", dockerArchive: true},
 		{form: "--format oci", flags: []string{"--format", "oci"}, docker1_9: true, dockerArchive: true},
 		{form: "--dest-oci-only", flags: []string{"--dest-oci-only"}, docker1_9: true, dockerArchive: false},
 	}
@@ -456,8 +456,9 @@ func TestBuiltSkopeoReadsOcitarOutput(t *testing.T) {
 
 				debian := command(t, nil, skopeo, "inspect", "--raw", ref)
 				raw, err := debian.Output()
-				if found := err == nil && sha256Digest(raw) == images[i].Digest; found != (i == 1 || tt.docker1_9) {
-					t.Errorf("%s: found the image %v (%v), want %v", commandLine(debian), found, err, !found)
+				found, want := err == nil && sha256Digest(raw) == images[i].Digest, i == 1 || tt.docker1_9
+				if found != want {
+					t.Errorf("%s: finds the image: %v (%v), want %v", commandLine(debian), found, err, want)
 				}
 
 				archiveRef := "docker-archive:" + out + ":" + c.name
