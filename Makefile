@@ -7,7 +7,7 @@ BIN      := $(CURDIR)/bin
 TAGS     := containers_image_openpgp,exclude_graphdriver_btrfs,exclude_graphdriver_devicemapper
 export GOFLAGS := -tags=$(TAGS)
 
-.PHONY: all build test unit deps demo bench bench-smoke fuzz fuzz-smoke testdata clean
+.PHONY: all build test unit deps demo bench bench-smoke fuzz fuzz-smoke testdata clean skopeo test-skopeo
 
 all: build
 
@@ -39,6 +39,18 @@ bench-smoke: build
 
 testdata:
 	$(GO) run ./internal/testimage/gentestdata testdata
+
+# A skopeo that speaks oci-tar:, built from the skopeo source tree SKOPEO_SRC
+# (left unchanged; hack/build-skopeo.sh says how), into bin/skopeo.
+SKOPEO_SRC ?=
+skopeo:
+	bash hack/build-skopeo.sh "$(SKOPEO_SRC)" $(BIN)/skopeo
+
+# That skopeo driven through its CLI by integration/builtskopeo_*_test.go
+# (build tag skopeo), beside the peers of make test.
+test-skopeo: deps skopeo
+	SKOPEO=$(BIN)/skopeo SKOPEO_SRC="$(abspath $(SKOPEO_SRC))" \
+		$(GO) test -tags $(TAGS),skopeo -count=1 -timeout 30m -run '^TestBuiltSkopeo' ./integration/
 
 clean:
 	rm -rf $(BIN) out

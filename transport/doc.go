@@ -7,6 +7,14 @@
 //
 //	import _ "github.com/ocitar/ocitar/transport"
 //
+// The same holds for skopeo, podman and buildah: containers/image loads no
+// plugins, so an installed ocitar teaches an installed skopeo nothing, but a
+// build of one with that blank import in any of its packages (for skopeo,
+// beside the imports of cmd/skopeo/main.go) and a go.mod that requires
+// github.com/ocitar/ocitar speaks oci-tar:. make skopeo SKOPEO_SRC=DIR
+// (hack/build-skopeo.sh) builds skopeo so from its source tree; Example
+// (Embedding) gives the commands by hand.
+//
 // The format work is done by package archive; this package only adapts it to
 // the types.ImageReference, ImageSource and ImageDestination interfaces.
 // ArchiveWriter lets several copies add images to one file. It also adapts
