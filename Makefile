@@ -50,7 +50,7 @@ FUZZPARALLEL ?= 2
 # Go minimizes every new interesting input for up to 60 s by default, which
 # stalls fuzzing of whole archives; 5 s keeps the workers fuzzing.
 FUZZMINIMIZETIME ?= 5s
-FUZZ_TARGETS := archive/FuzzOpen archive/FuzzTarIndex archive/FuzzDockerSave archive/FuzzParseSelector transport/FuzzParseReference
+FUZZ_TARGETS := archive/FuzzOpen archive/FuzzTarIndex archive/FuzzDockerSave archive/FuzzParseSelector transport/FuzzParseReference source/gzindex/FuzzUnmarshalIndex source/gzindex/FuzzReadTable source/gzindex/FuzzResume
 
 fuzz: $(FUZZ_TARGETS:%=fuzz/%)
 

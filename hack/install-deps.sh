@@ -13,6 +13,7 @@ umoci umoci
 podman podman
 dockerd docker.io
 docker-registry docker-registry
+pigz pigz
 "
 missing=()
 while read -r cmd pkg; do
