@@ -34,7 +34,7 @@ func blockCheckpoint(t *testing.T, idx *Index, k int) int {
 
 func TestIndexerBadInput(t *testing.T) {
 	plain := content(6<<20, 4)
-	good := multiMember(2 << 20)(t, plain)
+	good := multiMember(2<<20)(t, plain)
 	_, idx, err := index(good, Options{Spacing: 512 << 10}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -83,7 +83,7 @@ func TestIndexerBadInput(t *testing.T) {
 
 func TestOpenBadInput(t *testing.T) {
 	plain := content(6<<20, 5)
-	good := multiMember(3 << 20)(t, plain)
+	good := multiMember(3<<20)(t, plain)
 	_, idx, err := index(good, Options{Spacing: 512 << 10}, 0)
 	if err != nil {
 		t.Fatal(err)

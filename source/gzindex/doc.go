@@ -17,7 +17,7 @@
 // CRC32 and size, that nothing but members follows the last, and fails
 // once the output exceeds Options.MaxRatio times the compressed bytes
 // read. At the default spacing of 4 MiB the index of a tar of text and
-// binaries (BenchmarkIndex: half of its bytes random) takes 4.7 MiB per
+// binaries (BenchmarkIndex: half of its bytes random) takes 4.8 MiB per
 // GiB of content once marshaled, and at most 8 MiB per GiB, for content
 // that does not compress; the pass runs at the speed of a plain gunzip.
 //

@@ -129,22 +129,14 @@ func (idx *Index) spans() []source.Span {
 	return spans
 }
 
-// packer deflates windows, reusing its encoder.
+// packer deflates windows, reusing its buffer.
 type packer struct {
-	fw  *flate.Writer
 	buf bytes.Buffer
 }
 
 func (p *packer) pack(w []byte) window {
 	p.buf.Reset()
-	if p.fw == nil {
-		p.fw, _ = flate.NewWriter(&p.buf, flate.DefaultCompression)
-	} else {
-		p.fw.Reset(&p.buf)
-	}
-	p.fw.Write(w)
-	p.fw.Close()
-	if p.buf.Len() >= len(w) {
+	if err := flate.StatelessDeflate(&p.buf, w, true, nil); err != nil || p.buf.Len() >= len(w) {
 		return window{data: bytes.Clone(w)}
 	}
 	return window{data: bytes.Clone(p.buf.Bytes()), deflated: true}

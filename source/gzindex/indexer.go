@@ -3,6 +3,7 @@ package gzindex
 import (
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 
 	"github.com/klauspost/compress/flate"
@@ -30,10 +31,12 @@ const (
 // Options tunes an Indexer.
 type Options struct {
 	// Spacing is the most uncompressed bytes between two checkpoints
-	// inside a member, where the deflate blocks allow.
+	// inside a member, where the deflate blocks allow; 0 means
+	// DefaultSpacing.
 	Spacing int64
 	// MaxRatio is how many times the compressed bytes read the output may
-	// reach before the pass fails as a decompression bomb.
+	// reach before the pass fails as a decompression bomb; 0 means
+	// DefaultMaxRatio.
 	MaxRatio int64
 }
 
@@ -68,7 +71,7 @@ type event struct {
 
 // NewIndexer indexes the gzip stream compressed.
 func NewIndexer(compressed io.Reader, opts Options) *Indexer {
-	ix := &Indexer{spacing: opts.Spacing, ratio: opts.MaxRatio, ring: ring{size: horizon}, lastSeen: -minGap, seen: -1}
+	ix := &Indexer{spacing: opts.Spacing, ratio: opts.MaxRatio, ring: ring{size: horizon}, seen: -1}
 	if ix.spacing <= 0 {
 		ix.spacing = DefaultSpacing
 	}
@@ -106,7 +109,7 @@ func (ix *Indexer) Read(p []byte) (int, error) {
 func (ix *Indexer) Mark(off int64) {
 	if off >= ix.seen {
 		i := sort.Search(len(ix.pending), func(i int) bool { return ix.pending[i] > off })
-		ix.pending = append(ix.pending[:i], append([]int64{off}, ix.pending[i:]...)...)
+		ix.pending = slices.Insert(ix.pending, i, off)
 		return
 	}
 	ix.resolve(off)
@@ -150,20 +153,22 @@ func (ix *Indexer) memberStart(c, u int64) {
 // forgets the block ends whose windows left the ring.
 func (ix *Indexer) process() {
 	n := 0
-	for _, e := range ix.queue {
-		if e.out > ix.ring.end {
-			break
-		}
-		ix.handle(e)
+	for n < len(ix.queue) && ix.queue[n].out <= ix.ring.end {
+		ix.handle(ix.queue[n])
 		n++
 	}
-	ix.queue = append(ix.queue[:0], ix.queue[n:]...)
+	ix.queue = slices.Delete(ix.queue, 0, n)
 	drop := 0
-	for drop < len(ix.recent) && !ix.ring.holds(ix.recent[drop].out-int64(windowLen(ix.recent[drop].out, ix.recent[drop].memberOut))) {
+	for drop < len(ix.recent) && !ix.ring.holds(ix.recent[drop].windowStart()) {
 		drop++
 	}
-	ix.recent = append(ix.recent[:0], ix.recent[drop:]...)
+	if drop > 0 {
+		ix.recent = slices.Delete(ix.recent, 0, drop)
+	}
 }
+
+// windowStart is the uncompressed offset of the first byte of e's window.
+func (e event) windowStart() int64 { return e.out - int64(windowLen(e.out, e.memberOut)) }
 
 // handle resolves the marks e passes, keeps e if it starts a member or
 // the spacing asks for it, and remembers a block end for later marks.
@@ -212,15 +217,14 @@ func (ix *Indexer) lastKept() int64 {
 func (ix *Indexer) keep(e event) {
 	cp := Checkpoint{Uncompressed: e.out, Compressed: e.in, Bit: e.bit, MemberStart: e.member}
 	if !e.member {
-		w := windowLen(e.out, e.memberOut)
-		cp.window = ix.pk.pack(ix.ring.slice(e.out-int64(w), w))
+		cp.window = ix.pk.pack(ix.ring.slice(e.windowStart(), windowLen(e.out, e.memberOut)))
 	}
 	k := sort.Search(len(ix.kept), func(k int) bool { return ix.kept[k].Uncompressed >= e.out })
 	switch {
 	case k == len(ix.kept):
 		ix.kept = append(ix.kept, cp)
 	case ix.kept[k].Uncompressed != e.out:
-		ix.kept = append(ix.kept[:k], append([]Checkpoint{cp}, ix.kept[k:]...)...)
+		ix.kept = slices.Insert(ix.kept, k, cp)
 	case e.member && !ix.kept[k].MemberStart:
 		ix.kept[k] = cp
 	}
