@@ -66,7 +66,7 @@ func TestIndexerBadInput(t *testing.T) {
 		{"trailing zeros", append(bytes.Clone(good), make([]byte, 512)...), []error{errkind.ErrNotArchive}},
 		{"not gzip", plain[:1000], []error{errkind.ErrNotArchive}},
 		{"empty", nil, []error{errkind.ErrNotArchive}},
-		{"a bomb", goGzip(t, make([]byte, 64<<20), 9), []error{errkind.ErrTooLarge}},
+		{"a bomb", goGzip(t, make([]byte, 16<<20), 9), []error{errkind.ErrTooLarge}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -19,13 +19,13 @@ var forms = []struct {
 	{"gzip -6", command("gzip", "-6", "-n", "-c"), 1},
 	{"pigz", command("pigz", "-n", "-c", "-p", "2"), 1},
 	{"multi-member", multiMember(1000, 3<<20, 3<<20+1), 4},
-	{"bgzf", bgzf, 10<<20/65280 + 1},
+	{"bgzf", bgzf, 6<<20/65280 + 1},
 	{"ocitar", ocitarGzip(512, 1<<20), 5},
 }
 
 func TestIndexerForms(t *testing.T) {
-	plain := content(10<<20, 1)
-	marks := []int64{512, 1 << 20, 1<<20 + 512, 7 << 20}
+	plain := content(6<<20, 1)
+	marks := []int64{512, 1 << 20, 1<<20 + 512, 5 << 20}
 	for _, tt := range forms {
 		t.Run(tt.name, func(t *testing.T) {
 			compressed := tt.compress(t, plain)
@@ -53,7 +53,7 @@ func TestIndexerForms(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			readRandom(t, s, plain, 50, 3)
+			readRandom(t, s, plain, 30, 3)
 
 			b, err := idx.MarshalBinary()
 			if err != nil {

@@ -176,7 +176,7 @@ func readRandom(t testing.TB, s io.ReaderAt, plain []byte, count int, seed uint6
 	r := rand.New(rand.NewPCG(seed, 2))
 	for range count {
 		off := r.Int64N(int64(len(plain)) + 1)
-		n := r.Int64N(min(int64(len(plain))-off, 3<<20) + 1)
+		n := r.Int64N(min(int64(len(plain))-off, 1<<20) + 1)
 		p := make([]byte, n)
 		got, err := s.ReadAt(p, off)
 		if err != nil && !(err == io.EOF && off+n == int64(len(plain))) {
