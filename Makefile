@@ -66,6 +66,7 @@ FUZZ_TARGETS := \
 	archive/FuzzOpen archive/FuzzTarIndex archive/FuzzDockerSave archive/FuzzParseSelector archive/FuzzDecodeEntries \
 	transport/FuzzParseReference \
 	source/zstdseek/FuzzReadSeekTable source/zstdseek/FuzzWalkFrames \
+	source/gzindex/FuzzUnmarshalIndex source/gzindex/FuzzReadTable source/gzindex/FuzzResume \
 	cache/FuzzReadIndex
 
 fuzz: $(FUZZ_TARGETS:%=fuzz/%)

@@ -14,6 +14,7 @@ podman podman
 dockerd docker.io
 docker-registry docker-registry
 zstd zstd
+pigz pigz
 "
 missing=()
 while read -r cmd pkg; do

@@ -126,9 +126,18 @@ type boundedReader struct {
 func (b *boundedReader) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	b.n += int64(n)
-	if consumed := b.consumed(); b.n/b.ratio > consumed {
-		return n, fmt.Errorf("%w: %s data expands to more than %d times its compressed size (%d bytes from %d), a decompression bomb? (limit: Options.MaxSpoolRatio, ocitar --max-decompression-ratio)",
-			errkind.ErrTooLarge, b.format, b.ratio, b.n, consumed)
+	if err := CheckRatio(b.format, b.ratio, b.n, b.consumed()); err != nil {
+		return n, err
 	}
 	return n, err
+}
+
+// CheckRatio fails when n bytes of output from consumed bytes of data
+// compressed as format exceed ratio times consumed: a decompression bomb.
+func CheckRatio(format Format, ratio, n, consumed int64) error {
+	if n/ratio > consumed {
+		return fmt.Errorf("%w: %s data expands to more than %d times its compressed size (%d bytes from %d), a decompression bomb? (limit: Options.MaxSpoolRatio, ocitar --max-decompression-ratio)",
+			errkind.ErrTooLarge, format, ratio, n, consumed)
+	}
+	return nil
 }
