@@ -1,6 +1,7 @@
 // Command bench measures ocitar side by side with oci-archive:, docker-archive:
-// and cp, and ocitar serve with docker-registry, on a generated corpus, and
-// writes the Markdown report RESULTS.md:
+// and cp, ocitar serve with docker-registry, and compressed archives read in
+// place with the ocitar that spooled them, on a generated corpus, and writes
+// the Markdown report RESULTS.md:
 //
 //	go run ./bench [-size MiB] [-runs N] [-out FILE] [-work DIR]
 //	go run ./bench -smoke -out out/bench-smoke/RESULTS.md
@@ -22,6 +23,7 @@ import (
 // config is what one run of the harness measures.
 type config struct {
 	ocitar    string
+	ocitarOld string // the ocitar of today's spool; "" builds it from spoolCommit
 	work      string
 	out       string
 	size      int64   // of the main image
@@ -39,14 +41,15 @@ func main() {
 	var memSizes string
 	var size, scaleSize int64
 	flag.StringVar(&c.ocitar, "ocitar", "bin/ocitar", "the ocitar binary to measure")
+	flag.StringVar(&c.ocitarOld, "ocitar-old", "", "the ocitar of today's spool, which the compressed rows measure beside -ocitar (default: built once from commit "+spoolCommit+" into the work dir)")
 	flag.StringVar(&c.work, "work", "bench/work", "`DIR` for the corpus and the outputs")
 	flag.StringVar(&c.out, "out", "bench/RESULTS.md", "`FILE` to write the report to")
 	flag.Int64Var(&size, "size", 1024, "`MiB` of layer data in the main image")
 	flag.Int64Var(&scaleSize, "scale-size", 256, "`MiB` of the image recompressed with GOMAXPROCS=1 and 2")
-	flag.StringVar(&memSizes, "mem-sizes", "128,1024,4096", "`MiB` of each image of the memory series, comma-separated")
+	flag.StringVar(&memSizes, "mem-sizes", "128,1024,4096", "`MiB` of each image of the memory series, comma-separated; the largest also gets compressed rows, for peak RSS")
 	flag.IntVar(&c.runs, "runs", 3, "runs of each command")
 	flag.BoolVar(&c.smoke, "smoke", false, "a tiny corpus, one run: checks that every command works")
-	flag.StringVar(&c.only, "only", "", "measure only the groups whose title contains `TEXT` (skips the targets and the Go benchmarks)")
+	flag.StringVar(&c.only, "only", "", "measure only the groups whose title contains `TEXT` (skips the Go benchmarks, and the targets but the compressed rows')")
 	flag.Parse()
 	if c.smoke {
 		size, scaleSize, memSizes, c.runs, c.benchtime = 16, 16, "8,32", 1, "1x"
@@ -118,6 +121,18 @@ func benchmark(c config) error {
 		}
 		served = &r
 	}
+	var compressed []compressedResult
+	for _, set := range corpus.compressed {
+		if !strings.Contains(set.title, c.only) {
+			continue
+		}
+		logf("measuring %s", set.title)
+		r, err := measureCompressed(c, set, corpus.spool)
+		if err != nil {
+			return fmt.Errorf("%s: %w", set.title, err)
+		}
+		compressed = append(compressed, r)
+	}
 	var goBench string
 	if c.only == "" {
 		logf("running the Go benchmarks of %s", strings.Join(goBenchPackages, " and "))
@@ -125,7 +140,7 @@ func benchmark(c config) error {
 			return err
 		}
 	}
-	report := buildReport(c, corpus, results, served, goBench, method, freshFSMethod(h.freshFS))
+	report := buildReport(c, corpus, results, served, compressed, goBench, method, freshFSMethod(h.freshFS))
 	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 		return err
 	}

@@ -14,8 +14,8 @@ import (
 // sample is one run of a command.
 type sample struct {
 	wall, cpu time.Duration
-	rss       int64 // peak resident set, bytes
-	tmpPeak   int64 // peak bytes under the run's TMPDIR
+	rss       int64   // peak resident set, bytes
+	peaks     []int64 // peak bytes under the run's TMPDIR, then under each other directory it watched
 }
 
 // tmpDir is the private TMPDIR of one run and how its peak usage is sampled.
@@ -81,37 +81,69 @@ func (t *tmpDir) method() string {
 
 // run runs argv with env added, TMPDIR private, its output discarded, and
 // measures it: wall time, CPU time and peak RSS from the child's rusage, and
-// peak bytes under TMPDIR sampled beside it.
-func run(argv, env []string, tmp *tmpDir) (sample, error) {
+// peak bytes under TMPDIR and under each of watch, sampled beside it.
+func run(argv, env []string, tmp *tmpDir, watch ...func() int64) (sample, error) {
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(append(os.Environ(), "TMPDIR="+tmp.path), env...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	every := 10 * time.Millisecond
-	if tmp.mounted {
-		every = time.Millisecond
-	}
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return sample{}, err
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	var peak int64
+	peaks := samplePeaks(tmp.every(), append([]func() int64{tmp.used}, watch...)...)
+	err := cmd.Wait()
+	wall := time.Since(start)
+	s := sample{wall: wall, peaks: peaks.stop()}
+	if err != nil {
+		return s, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()))
+	}
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	s.cpu, s.rss = time.Duration(ru.Utime.Nano()+ru.Stime.Nano()), ru.Maxrss<<10
+	return s, nil
+}
+
+// every is how often the usage of t is sampled: statfs of a tmpfs is one
+// system call, a walk of a directory costs more.
+func (t *tmpDir) every() time.Duration {
+	if t.mounted {
+		return time.Millisecond
+	}
+	return 10 * time.Millisecond
+}
+
+// peakSampler reads the usage of some directories on a goroutine of its
+// own, every so often, until stopped, and keeps the largest of each.
+type peakSampler struct {
+	quit chan struct{}
+	done chan []int64
+}
+
+func samplePeaks(every time.Duration, used ...func() int64) *peakSampler {
+	p := &peakSampler{quit: make(chan struct{}), done: make(chan []int64, 1)}
+	go p.loop(every, used)
+	return p
+}
+
+func (p *peakSampler) loop(every time.Duration, used []func() int64) {
+	peaks := make([]int64, len(used))
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
+		for i, u := range used {
+			peaks[i] = max(peaks[i], u())
+		}
 		select {
-		case err := <-done:
-			wall := time.Since(start)
-			if err != nil {
-				return sample{}, fmt.Errorf("%s: %w: %s", strings.Join(argv, " "), err, strings.TrimSpace(stderr.String()))
-			}
-			ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-			cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-			return sample{wall: wall, cpu: cpu, rss: ru.Maxrss << 10, tmpPeak: peak}, nil
+		case <-p.quit:
+			p.done <- peaks
+			return
 		case <-tick.C:
-			peak = max(peak, tmp.used())
 		}
 	}
+}
+
+// stop ends the sampling and returns the peak of each directory, in order.
+func (p *peakSampler) stop() []int64 {
+	close(p.quit)
+	return <-p.done
 }

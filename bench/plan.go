@@ -170,7 +170,7 @@ func measureGroup(g group, runs int, h host) (groupResult, error) {
 			r := res.rows[i]
 			r.walls = append(r.walls, s.wall)
 			cpus[i] = append(cpus[i], s.cpu)
-			r.rss, r.tmpMax = max(r.rss, s.rss), max(r.tmpMax, s.tmpPeak)
+			r.rss, r.tmpMax = max(r.rss, s.rss), max(r.tmpMax, s.peaks[0])
 		}
 	}
 	for i, r := range res.rows {

@@ -16,6 +16,8 @@ type corpus struct {
 	mem                []memImage
 	unpack             []unpackImage // generated layers, each kind at each of unpackScales
 	unpackLarge        unpackImage   // the main image
+	compressed         []compressedSet
+	spool              string // the ocitar of today's spool, for the compressed rows
 	largeDesc, mixDesc string
 }
 
@@ -23,7 +25,8 @@ type corpus struct {
 type variants struct{ oci, docker string }
 
 type memImage struct {
-	size int64
+	name string
+	size int64 // of its layers
 	oci  string
 	dir  string
 }
@@ -73,14 +76,27 @@ func prepare(c config) (corpus, error) {
 		return co, err
 	}
 	for _, size := range c.memSizes {
-		m := memImage{size: size, oci: filepath.Join(w, fmt.Sprintf("mem-%d.oci.tar", size>>20)), dir: filepath.Join(w, fmt.Sprintf("mem-%d.dir", size>>20))}
-		spec := imageSpec{name: fmt.Sprintf("example.com/bench/mem:%d", size>>20), size: size, contents: cheap}
+		m := memImage{name: fmt.Sprintf("example.com/bench/mem:%d", size>>20), size: size, oci: filepath.Join(w, fmt.Sprintf("mem-%d.oci.tar", size>>20)), dir: filepath.Join(w, fmt.Sprintf("mem-%d.dir", size>>20))}
+		spec := imageSpec{name: m.name, size: size, contents: cheap}
 		if err := cached(w, fmt.Sprintf("mem-%d", size>>20), spec, func() error { return generateAsDir(c, spec, m.oci, m.dir) }); err != nil {
 			return co, err
 		}
 		co.mem = append(co.mem, m)
 	}
 	if co.unpack, co.unpackLarge, err = prepareUnpack(c, co.large.oci); err != nil {
+		return co, err
+	}
+	main := memImage{name: largeName, size: c.size, oci: co.large.oci}
+	largest := co.mem[0]
+	for _, m := range co.mem {
+		if m.size > largest.size {
+			largest = m
+		}
+	}
+	if co.compressed, err = prepareCompressed(c, main, largest); err != nil {
+		return co, err
+	}
+	if co.spool, err = spoolBinary(c); err != nil {
 		return co, err
 	}
 	co.largeDesc = fmt.Sprintf("%d MiB in %d layers, half text (gzip shrinks it about fourfold), half random", c.size>>20, len(mixed))

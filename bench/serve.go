@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,6 +43,7 @@ const (
 
 // serveSample is one run of one server.
 type serveSample struct {
+	ready      time.Duration // from the start of the server to its readiness (ocitar's ready line)
 	firstPull  time.Duration // from the start of the server to the end of the first pull
 	concurrent time.Duration // of serveConcurrency full pulls at once
 	cpu        time.Duration // the server's user+system time during them
@@ -77,7 +79,7 @@ func measureServe(c config, co corpus) (serveResult, error) {
 		name  string
 		start func() (*serveServer, error)
 	}{
-		{serveOcitar, func() (*serveServer, error) { return serveStartOcitar(c.ocitar, co.large.oci) }},
+		{serveOcitar, func() (*serveServer, error) { return serveStartOcitar([]string{c.ocitar}, co.large.oci) }},
 		{serveRegistry, func() (*serveServer, error) { return serveStartRegistry(c, co.large.oci) }},
 	}
 	res := serveResult{}
@@ -90,7 +92,7 @@ func measureServe(c config, co corpus) (serveResult, error) {
 	}
 	for range runs {
 		for i, s := range starts {
-			sample, n, err := serveRun(s.start)
+			sample, n, err := serveRun(s.start, largeName)
 			if err != nil {
 				return res, fmt.Errorf("%s: %w", s.name, err)
 			}
@@ -101,9 +103,9 @@ func measureServe(c config, co corpus) (serveResult, error) {
 	return res, nil
 }
 
-// serveRun starts a server, pulls the image once, then serveConcurrency
-// times at once, reads the server's peak RSS and stops it.
-func serveRun(start func() (*serveServer, error)) (serveSample, int64, error) {
+// serveRun starts a server, pulls the image called name once, then
+// serveConcurrency times at once, reads the server's peak RSS and stops it.
+func serveRun(start func() (*serveServer, error), name string) (serveSample, int64, error) {
 	var s serveSample
 	begin := time.Now()
 	srv, err := start()
@@ -111,7 +113,8 @@ func serveRun(start func() (*serveServer, error)) (serveSample, int64, error) {
 		return s, 0, err
 	}
 	defer srv.stop()
-	ref := "http://" + srv.host + "/v2/" + strings.Replace(largeName, ":", "/manifests/", 1)
+	s.ready = time.Since(begin)
+	ref := "http://" + srv.host + "/v2/" + strings.Replace(name, ":", "/manifests/", 1)
 	n, err := servePull(ref, true)
 	if err != nil {
 		return s, 0, fmt.Errorf("first pull: %w", err)
@@ -218,9 +221,11 @@ func serveCopy(url string, w io.Writer, verify bool, want string) (int64, error)
 	return n, nil
 }
 
-// serveStartOcitar starts ocitar serve on archive and waits for its ready line.
-func serveStartOcitar(ocitar, archive string) (*serveServer, error) {
-	cmd := exec.Command(ocitar, "serve", "--quiet", "--addr", "127.0.0.1:0", archive)
+// serveStartOcitar starts ocitar serve on archive and waits for its ready
+// line; ocitar is the binary and its global flags.
+func serveStartOcitar(ocitar []string, archive string) (*serveServer, error) {
+	args := append(slices.Clone(ocitar[1:]), "serve", "--quiet", "--addr", "127.0.0.1:0", archive)
+	cmd := exec.Command(ocitar[0], args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		return nil, err
@@ -231,15 +236,17 @@ func serveStartOcitar(ocitar, archive string) (*serveServer, error) {
 	}
 	const ready = "ocitar serve: serving on http://"
 	lines := bufio.NewScanner(stderr)
+	var said []string
 	for lines.Scan() {
 		if host, ok := strings.CutPrefix(lines.Text(), ready); ok {
 			srv.host = host
 			go io.Copy(io.Discard, stderr)
 			return srv, nil
 		}
+		said = append(said, lines.Text())
 	}
 	srv.stop()
-	return nil, fmt.Errorf("%s exited without its ready line", strings.Join(cmd.Args, " "))
+	return nil, fmt.Errorf("%s exited without its ready line: %s", strings.Join(cmd.Args, " "), strings.Join(said, "; "))
 }
 
 // serveStartRegistry starts docker-registry on a free port with its
