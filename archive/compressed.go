@@ -49,8 +49,8 @@ func OpenSource(src source.Source, opts Options) (*Reader, error) {
 
 // openSpans reads the tar whose uncompressed content spans gives, indexed
 // by idx or, when it is nil, by reading its headers through spans.
-func openSpans(src source.Source, spans *source.Spans, idx *tarIndex, opts Options) (*Reader, error) {
-	r, err := openSpansIndexed(src, spans, idx, opts)
+func openSpans(src source.Source, format compression.Format, spans *source.Spans, idx *tarIndex, opts Options) (*Reader, error) {
+	r, err := openSpansIndexed(src, format, spans, idx, opts)
 	if err != nil {
 		spans.Close()
 		return nil, err
@@ -59,8 +59,8 @@ func openSpans(src source.Source, spans *source.Spans, idx *tarIndex, opts Optio
 	return r, nil
 }
 
-func openSpansIndexed(src source.Source, spans *source.Spans, idx *tarIndex, opts Options) (*Reader, error) {
-	if err := checkRatio(src, spans.Size(), opts); err != nil {
+func openSpansIndexed(src source.Source, format compression.Format, spans *source.Spans, idx *tarIndex, opts Options) (*Reader, error) {
+	if err := checkRatio(src, format, spans.Size(), opts); err != nil {
 		return nil, err
 	}
 	if idx == nil {
@@ -71,10 +71,9 @@ func openSpansIndexed(src source.Source, spans *source.Spans, idx *tarIndex, opt
 
 // checkRatio refuses an archive whose index says it expands beyond the bound
 // on decompression, as a decompression bomb would.
-func checkRatio(src source.Source, size int64, opts Options) error {
-	if size/opts.maxSpoolRatio() > src.Size() {
-		return fmt.Errorf("%s: %w: expands to %d bytes from %d, more than %d times (limit: Options.MaxSpoolRatio, ocitar --max-decompression-ratio)",
-			src.Name(), ErrTooLarge, size, src.Size(), opts.maxSpoolRatio())
+func checkRatio(src source.Source, format compression.Format, size int64, opts Options) error {
+	if err := compression.CheckRatio(format, opts.maxSpoolRatio(), size, src.Size()); err != nil {
+		return fmt.Errorf("%s: %w", src.Name(), err)
 	}
 	return nil
 }

@@ -25,8 +25,6 @@ func (extractPass) build(src source.Source, opts Options) (*Reader, []byte, erro
 	if opts.Cache == nil {
 		return spoolSource(src, opts)
 	}
-	opts.notice("%s is zstd that cannot be entered mid-stream (one frame, as zstd -T0 writes, or frames that do not record their size, as pzstd writes): "+
-		"decompressing its files once into the cache; ocitar recompress %s OUT.tar.zst writes a copy that is read in place", src.Name(), src.Name())
 	x := &extraction{cache: opts.Cache}
 	idx, err := x.read(src, opts)
 	if err != nil {
@@ -38,6 +36,8 @@ func (extractPass) build(src source.Source, opts Options) (*Reader, []byte, erro
 		x.undo()
 		return nil, nil, err
 	}
+	opts.notice("%s is zstd that cannot be entered mid-stream (one frame, as zstd -T0 writes, or frames that do not record their size, as pzstd writes): "+
+		"its files were decompressed once into the cache; ocitar recompress %s OUT.tar.zst writes a copy that is read in place", src.Name(), src.Name())
 	return r, encodeEntries(x.entries, x.size), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/ocitar/ocitar/internal/compression"
 	"github.com/ocitar/ocitar/source"
 	"github.com/ocitar/ocitar/source/gzindex"
 )
@@ -25,7 +26,7 @@ func openGzip(src source.Source, opts Options) (*Reader, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", src.Name(), err)
 		}
-		return openSpans(src, spans, nil, opts)
+		return openSpans(src, compression.Gzip, spans, nil, opts)
 	case errors.Is(err, gzindex.ErrNoTable):
 		return openKept(src, gzipPass{}, opts)
 	}
@@ -40,7 +41,6 @@ type gzipPass struct{}
 func (gzipPass) key(src source.Source) string { return src.Identity() + "-gzindex" }
 
 func (gzipPass) build(src source.Source, opts Options) (*Reader, []byte, error) {
-	opts.notice("%s: indexing the gzip once, to read it in place", src.Name())
 	ix := gzindex.NewIndexer(newProgressReader(src, "indexing", opts), gzindex.Options{Spacing: gzipSpacing, MaxRatio: opts.maxSpoolRatio()})
 	var entries []storedEntry
 	idx, err := indexEntries(&streamReader{r: ix}, -1, opts, func(e *Entry, _ io.Reader) error {
@@ -87,7 +87,7 @@ func openGzipIndexed(src source.Source, gi *gzindex.Index, idx *tarIndex, opts O
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Name(), err)
 	}
-	return openSpans(src, spans, idx, opts)
+	return openSpans(src, compression.Gzip, spans, idx, opts)
 }
 
 // keepGzip is what the cache keeps of a gzip: its index, then its tar's entries.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/ocitar/ocitar/internal/compression"
 	"github.com/ocitar/ocitar/source"
 	"github.com/ocitar/ocitar/source/zstdseek"
 )
@@ -32,5 +33,5 @@ func openZstd(src source.Source, opts Options) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Name(), err)
 	}
-	return openSpans(src, spans, nil, opts)
+	return openSpans(src, compression.Zstd, spans, nil, opts)
 }

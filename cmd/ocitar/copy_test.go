@@ -183,3 +183,64 @@ func readHead(t *testing.T, r *archive.Reader, d digest.Digest, n int) []byte {
 	}
 	return data[:min(n, len(data))]
 }
+
+// TestCopyToCompressedArchive: a destination named .tar.zst or .tar.gz, or
+// one --dest-archive-compression names, is the plain archive the same copy
+// writes, compressed in the form ocitar reads in place: decompressed, the
+// same bytes; read back, the same image.
+func TestCopyToCompressedArchive(t *testing.T) {
+	dir := t.TempDir()
+	src := "docker-archive:../../testdata/sample.docker.tar"
+	plain := filepath.Join(dir, "plain.tar")
+	mustOcitar(t, "copy", "-q", src, "oci-tar:"+plain+":example.com/a:1")
+	want, err := os.ReadFile(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		flags []string
+		magic []byte
+	}{
+		{"a.tar.zst", nil, []byte{0x28, 0xb5, 0x2f, 0xfd}},
+		{"a.tar.gz", nil, []byte{0x1f, 0x8b}},
+		{"a.bundle", []string{"--dest-archive-compression", "zstd"}, []byte{0x28, 0xb5, 0x2f, 0xfd}},
+		{"a.tar.zst.plain", []string{"--dest-archive-compression", "none"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out := filepath.Join(dir, tt.name)
+			args := append(append([]string{"copy", "-q"}, tt.flags...), src, "oci-tar:"+out+":example.com/a:1")
+			mustOcitar(t, args...)
+			data, err := os.ReadFile(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.HasPrefix(data, tt.magic) {
+				t.Errorf("starts % x, want % x", data[:4], tt.magic)
+			}
+			var tar bytes.Buffer
+			if err := archive.Recompress(bytes.NewReader(data), &tar, archive.Uncompressed, archive.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(tar.Bytes(), want) {
+				t.Error("decompressed, it is not the plain archive of the same copy")
+			}
+			if got := readDirImage(t, copyToDir(t, "oci-tar:"+out+":example.com/a:1")); got.config != readDirImage(t, copyToDir(t, "oci-tar:"+plain)).config {
+				t.Errorf("config %s read back", got.config)
+			}
+		})
+	}
+	status, _, stderr := ocitar(t, "copy", "--dest-archive-compression", "zstd", src, "dir:"+filepath.Join(dir, "d"))
+	if status != 1 || !strings.Contains(stderr, "applies to oci-tar: destinations") {
+		t.Errorf("--dest-archive-compression to dir: exit %d, %q", status, stderr)
+	}
+}
+
+// copyToDir copies ref to a new dir: directory.
+func copyToDir(t *testing.T, ref string) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "d")
+	mustOcitar(t, "copy", "-q", ref, "dir:"+out)
+	return out
+}

@@ -147,26 +147,49 @@ func writeCertificate(t *testing.T, dir string) (string, string, *x509.CertPool)
 	return certFile, keyFile, pool
 }
 
-// TestServeCompressed serves a .tar.gz: decompressed once under --tmpdir,
-// said so, and the spool file removed on exit.
+// TestServeCompressed serves compressed archives in place: ocitar's own
+// forms with nothing written anywhere, a foreign gzip through an index kept
+// in --cache-dir, which the next start reuses; --tmpdir stays empty.
 func TestServeCompressed(t *testing.T) {
-	dir, spool := t.TempDir(), t.TempDir()
+	dir := t.TempDir()
 	path, blobs := writeImageArchive(t, filepath.Join(dir, "app.tar"), "example.com/app:1", 1, 1<<20)
-	gzPath := gzipFile(t, path)
-	p := startServe(t, "--tmpdir", spool, gzPath)
-	p.waitLine(t, gzPath+": decompressed into "+spool)
-	if entries, _ := os.ReadDir(spool); len(entries) != 1 {
-		t.Errorf("spool directory while serving: %v", entries)
+	tests := []struct {
+		name   string
+		path   string
+		cached int // files under the cache's index/ after the first start
+	}{
+		{"ocitar zstd", recompressFile(t, path, ".o.tar.zst"), 0},
+		{"ocitar gzip", recompressFile(t, path, ".o.tar.gz"), 0},
+		{"foreign gzip", gzipFile(t, path), 1},
 	}
-	if err := pullBlobs(http.DefaultClient, p.url, "example.com/app", "1", blobs); err != nil {
-		t.Fatal(err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp, cacheDir := t.TempDir(), t.TempDir()
+			for start := range 2 {
+				p := startServe(t, "--tmpdir", tmp, "--cache-dir", cacheDir, tt.path)
+				if err := pullBlobs(http.DefaultClient, p.url, "example.com/app", "1", blobs); err != nil {
+					t.Fatal(err)
+				}
+				if status := p.stop(t, syscall.SIGTERM); status != 0 {
+					t.Errorf("exit status %d", status)
+				}
+				if indexes, _ := os.ReadDir(filepath.Join(cacheDir, "index")); len(indexes) != tt.cached {
+					t.Errorf("start %d: cache indexes %v, want %d", start, indexes, tt.cached)
+				}
+			}
+			if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+				t.Errorf("--tmpdir: %v", entries)
+			}
+		})
 	}
-	if status := p.stop(t, syscall.SIGTERM); status != 0 {
-		t.Errorf("exit status %d", status)
-	}
-	if entries, _ := os.ReadDir(spool); len(entries) != 0 {
-		t.Errorf("spool directory after exit: %v", entries)
-	}
+}
+
+// recompressFile writes path recompressed as ocitar does, under path+ext.
+func recompressFile(t *testing.T, path, ext string) string {
+	t.Helper()
+	out := strings.TrimSuffix(path, ".tar") + ext
+	mustOcitar(t, "recompress", path, out)
+	return out
 }
 
 func gzipFile(t *testing.T, path string) string {
