@@ -62,14 +62,15 @@ func runTests(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	// Every command of the tests, in process or not, keeps its cache there
-	// rather than in the user's.
-	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	binary = filepath.Join(dir, "ocitar")
 	if out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "building ocitar: %v\n%s", err, out)
 		return 1
 	}
+	// Every command of the tests, in process or not, keeps its cache there
+	// rather than in the user's; set after the build, whose GOCACHE is under
+	// XDG_CACHE_HOME too.
+	os.Setenv("XDG_CACHE_HOME", filepath.Join(dir, "cache"))
 	return m.Run()
 }
 
