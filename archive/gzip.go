@@ -41,7 +41,12 @@ type gzipPass struct{}
 func (gzipPass) key(src source.Source) string { return src.Identity() + "-gzindex" }
 
 func (gzipPass) build(src source.Source, opts Options) (*Reader, []byte, error) {
-	ix := gzindex.NewIndexer(newProgressReader(src, "indexing", opts), gzindex.Options{Spacing: gzipSpacing, MaxRatio: opts.maxSpoolRatio()})
+	in, err := newProgressReader(src, "indexing", opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	defer in.Close()
+	ix := gzindex.NewIndexer(in, gzindex.Options{Spacing: gzipSpacing, MaxRatio: opts.maxSpoolRatio()})
 	var entries []storedEntry
 	idx, err := indexEntries(&streamReader{r: ix}, -1, opts, func(e *Entry, _ io.Reader) error {
 		entries = append(entries, storedEntry{Entry: *e})
