@@ -33,7 +33,21 @@ type Cache interface {
 // OpenSource opens the archive src holds: a tar, or a tar compressed with
 // gzip or zstd, which is read in place wherever it can be entered (see
 // Open).
+//
+// The blobs of a remote archive (a source.Streamer) are fetched whole into
+// Options.Cache on first use, verified, and served from there.
 func OpenSource(src source.Source, opts Options) (*Reader, error) {
+	r, err := openSource(src, opts)
+	if err != nil {
+		return nil, err
+	}
+	if r.kept = keepsBlobs(src, opts); r.kept != nil {
+		r.closers = append(r.closers, r.kept.close)
+	}
+	return r, nil
+}
+
+func openSource(src source.Source, opts Options) (*Reader, error) {
 	format, err := compression.DetectAt(src, 0, src.Size())
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Name(), err)

@@ -91,6 +91,7 @@ type Reader struct {
 	indexRead int64
 	closers   []func() error
 
+	kept      *keptBlobs // the blobs of a remote archive, kept in the cache; nil for others
 	blobs     map[digest.Digest]blobSource
 	synthetic map[digest.Digest][]byte
 	types     map[digest.Digest]string // media types of the manifests and indexes met
@@ -276,6 +277,42 @@ func (r *Reader) openBlob(d digest.Digest) (io.ReadCloser, int64, string, error)
 	if m, ok := r.synthetic[d]; ok {
 		return io.NopCloser(bytes.NewReader(m)), int64(len(m)), "manifest " + d.String(), nil
 	}
+	if r.kept != nil {
+		return r.openKept(d)
+	}
+	return r.openStored(d)
+}
+
+// openKept returns blob d from the cache, fetching it into the cache first.
+func (r *Reader) openKept(d digest.Digest) (io.ReadCloser, int64, string, error) {
+	sec, err := r.keptSection(d)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return io.NopCloser(sec), sec.Size(), r.blobs[d].entry, nil
+}
+
+func (r *Reader) keptSection(d digest.Digest) (*io.SectionReader, error) {
+	src, ok := r.blobs[d]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrMissingBlob, d)
+	}
+	f, err := r.kept.file(d, func() (io.ReadCloser, error) {
+		rc, _, _, err := r.openStored(d)
+		return rc, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.entry, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.entry, err)
+	}
+	return io.NewSectionReader(f, 0, st.Size()), nil
+}
+
+// openStored returns blob d as the archive stores it.
+func (r *Reader) openStored(d digest.Digest) (io.ReadCloser, int64, string, error) {
 	src, ok := r.blobs[d]
 	if !ok {
 		return nil, 0, "", fmt.Errorf("%w: %s", ErrMissingBlob, d)
@@ -296,9 +333,17 @@ func (r *Reader) openBlob(d digest.Digest) (io.ReadCloser, int64, string, error)
 }
 
 // BlobSection gives random access to the stored bytes of blob d of a tar
-// archive, unverified. Blobs that are decompressed on the fly (compressed
+// archive, unverified; of a remote one, to the copy kept in the cache,
+// fetched and verified on first use. Blobs that are decompressed on the fly (compressed
 // legacy docker-save layers) and those of a directory have no section.
 func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
+	if r.kept != nil {
+		sec, err := r.keptSection(d)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.name, err)
+		}
+		return sec, nil
+	}
 	tar, isTar := r.files.(tarFiles)
 	if !isTar {
 		return nil, fmt.Errorf("%s: blob %s: not a tar archive; open it with OpenBlob", r.name, d)
