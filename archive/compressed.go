@@ -37,11 +37,15 @@ type Cache interface {
 // The blobs of a remote archive (a source.Streamer) are fetched whole into
 // Options.Cache on first use, verified, and served from there.
 func OpenSource(src source.Source, opts Options) (*Reader, error) {
+	opts.keep = keepsBlobs(src, opts)
 	r, err := openSource(src, opts)
 	if err != nil {
+		if opts.keep != nil {
+			opts.keep.close()
+		}
 		return nil, err
 	}
-	if r.kept = keepsBlobs(src, opts); r.kept != nil {
+	if r.kept != nil {
 		r.closers = append(r.closers, r.kept.close)
 	}
 	return r, nil
@@ -57,6 +61,9 @@ func openSource(src source.Source, opts Options) (*Reader, error) {
 		return openGzip(src, opts)
 	case compression.Zstd:
 		return openZstd(src, opts)
+	}
+	if _, remote := src.(source.Streamer); remote {
+		return openKept(src, remoteTarPass{}, opts)
 	}
 	return newNamedReader(src, src.Size(), src.Name(), opts)
 }

@@ -19,11 +19,14 @@ import (
 
 // TestRemoteBlobsKept: the blobs of a remote archive are fetched once into
 // the cache, however many readers ask at once, and a second Reader over the
-// same cache fetches none.
+// same cache fetches none; its open makes one request, the one that learns
+// the object's validator.
 func TestRemoteBlobsKept(t *testing.T) {
 	data := twoImageTar(t)
 	var large atomic.Int64 // requests of 4 MiB or more: the layer, not a window
+	var requests atomic.Int64
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		requests.Add(1)
 		rec := &countingWriter{ResponseWriter: w}
 		http.ServeContent(rec, req, "a.tar", time.Unix(0, 0), bytes.NewReader(data))
 		if rec.n >= 4<<20 {
@@ -36,6 +39,7 @@ func TestRemoteBlobsKept(t *testing.T) {
 		t.Fatal(err)
 	}
 	for round := range 2 {
+		requests.Store(0)
 		src, err := remote.Open(context.Background(), srv.URL+"/a.tar", remote.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -43,6 +47,9 @@ func TestRemoteBlobsKept(t *testing.T) {
 		r, err := archive.OpenSource(src, archive.Options{Cache: c})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if got := requests.Load(); round == 1 && got != 1 {
+			t.Errorf("a warm open made %d requests, want 1", got)
 		}
 		var wg sync.WaitGroup
 		for range 8 {

@@ -39,7 +39,8 @@ type Options struct {
 	// it is done.
 	Context context.Context
 
-	problems *[]error // set by Verify: report problems and go on where possible
+	problems *[]error   // set by Verify: report problems and go on where possible
+	keep     *keptBlobs // set by OpenSource for a remote archive, before its layout is read
 }
 
 // Defaults of Options. DefaultMaxEntries is far above the 2,000 blobs of the
@@ -180,7 +181,7 @@ func newNamedReader(ra io.ReaderAt, size int64, name string, opts Options) (*Rea
 // newFilesReader reads the image layout that files hold.
 func newFilesReader(files layoutFiles, name string, opts Options) (*Reader, error) {
 	r := &Reader{
-		opts: opts, name: name, files: files,
+		opts: opts, name: name, files: files, kept: opts.keep,
 		blobs: map[digest.Digest]blobSource{}, synthetic: map[digest.Digest][]byte{},
 		types: map[digest.Digest]string{},
 	}
