@@ -166,7 +166,7 @@ func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
 func newNamedReader(ra io.ReaderAt, size int64, name string, opts Options) (*Reader, error) {
 	idx, n, err := indexTar(ra, size, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inArchive(name, err)
 	}
 	r, err := newFilesReader(tarFiles{indexedNames: indexedNames{idx}, ra: ra}, name, opts)
 	if err != nil {
@@ -184,7 +184,7 @@ func newFilesReader(files layoutFiles, name string, opts Options) (*Reader, erro
 		types: map[digest.Digest]string{},
 	}
 	if err := r.load(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inArchive(name, err)
 	}
 	return r, nil
 }
@@ -313,6 +313,11 @@ func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
 	sec, err := tar.section(src.entry)
 	if err != nil {
 		return nil, fmt.Errorf("%s: blob %s: %w", r.name, d, err)
+	}
+	if content, ok := tar.ra.(unnamedContent); ok {
+		// What reads the section names neither the archive nor the entry.
+		_, off, n := sec.Outer()
+		sec = io.NewSectionReader(namedContent{content, r.name + ": " + src.entry}, off, n)
 	}
 	return sec, nil
 }

@@ -105,7 +105,9 @@ func indexEntries(r positionReader, size int64, opts Options, added func(e *Entr
 	idx := &tarIndex{entries: map[string]*Entry{}, duplicates: map[string]bool{}}
 	tr := tar.NewReader(r)
 	var end int64 // where the last entry's data blocks end
-	err := eachHeader(tr, opts, func(hdr *tar.Header) error {
+	var last string
+	var visitFailed bool
+	visit := func(hdr *tar.Header) error {
 		offset := r.position()
 		if size >= 0 && physicalSize(hdr) > size-offset {
 			return fmt.Errorf("%w: truncated: entry %q declares %d bytes, %d remain in the file", ErrNotArchive, hdr.Name, physicalSize(hdr), size-offset)
@@ -123,7 +125,18 @@ func indexEntries(r positionReader, size int64, opts Options, added func(e *Entr
 			return nil
 		}
 		return added(e, tr)
+	}
+	err := eachHeader(tr, opts, func(hdr *tar.Header) error {
+		last = hdr.Name
+		err := visit(hdr)
+		visitFailed = err != nil
+		return err
 	})
+	// A stream that fails inside the data of an entry, which archive/tar
+	// read to skip it, fails in that entry.
+	if err != nil && size < 0 && !visitFailed && last != "" && r.position() < end {
+		return nil, fmt.Errorf("entry %q: %w", last, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +160,7 @@ func eachHeader(tr *tar.Reader, opts Options, visit func(hdr *tar.Header) error)
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrNotArchive, err)
+			return notTar(err)
 		}
 		if count > opts.maxEntries() {
 			return fmt.Errorf("%w: more than %d tar entries (limit: Options.MaxEntries)", ErrTooLarge, opts.maxEntries())
@@ -156,6 +169,19 @@ func eachHeader(tr *tar.Reader, opts Options, visit func(hdr *tar.Header) error)
 			return err
 		}
 	}
+}
+
+// notTar is the error of a tar that archive/tar cannot read: ErrNotArchive,
+// unless what it read from says what is wrong already, as a compressed
+// archive's decoder does (a corrupt frame, a bomb, a member of the wrong
+// CRC32 or size).
+func notTar(err error) error {
+	for _, kind := range []error{ErrNotArchive, ErrTooLarge, ErrDigestMismatch, ErrSizeMismatch, ErrInvalidMetadata} {
+		if errors.Is(err, kind) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrNotArchive, err)
 }
 
 const blockSize = 512
