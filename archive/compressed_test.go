@@ -16,7 +16,9 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ocitar/ocitar/archive"
 	"github.com/ocitar/ocitar/cache"
+	"github.com/ocitar/ocitar/internal/malicious"
 	"github.com/ocitar/ocitar/internal/testimage"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // compressedForm makes one compressed form of a tar.
@@ -270,5 +272,99 @@ func TestRecompressRefusesNonTar(t *testing.T) {
 	err := archive.Recompress(strings.NewReader(strings.Repeat("x", 2000)), io.Discard, archive.Zstd, archive.Options{})
 	if !errors.Is(err, archive.ErrNotArchive) {
 		t.Fatalf("Recompress: %v, want ErrNotArchive", err)
+	}
+}
+
+// TestCorruptBlobAlone: a compressed archive whose frame or member holding
+// one blob's data is corrupt (the cases of the malicious corpus) opens, and
+// serves every other blob; that blob fails with an error naming the file and
+// its entry, in the content decoded and through its section alike.
+func TestCorruptBlobAlone(t *testing.T) {
+	for _, name := range []string{"corrupt-deflate-block.tar.gz", "corrupt-zstd-frame.tar.zst", "gzip-wrong-crc.tar.gz", "gzip-wrong-isize.tar.gz"} {
+		t.Run(name, func(t *testing.T) {
+			path, err := filepath.Abs(filepath.Join("../testdata/malicious", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := archive.Open(path, archive.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var failed []string
+			for _, b := range r.Images()[0].Blobs {
+				rc, _, err := r.OpenBlob(b.Digest)
+				if err == nil {
+					_, err = io.Copy(io.Discard, rc)
+					rc.Close()
+				}
+				sec, serr := r.BlobSection(b.Digest)
+				if serr == nil {
+					_, serr = io.Copy(io.Discard, sec)
+				}
+				if (err == nil) != (serr == nil) {
+					t.Errorf("blob %s: OpenBlob: %v, its section: %v", b.Digest, err, serr)
+				}
+				if err == nil {
+					continue
+				}
+				failed = append(failed, b.MediaType)
+				entry := "blobs/sha256/" + b.Digest.Encoded()
+				for _, err := range []error{err, serr} {
+					if msg := err.Error(); !strings.HasPrefix(msg, path+": "+entry+": ") || strings.Count(msg, path) != 1 {
+						t.Errorf("blob %s: %q, want an error naming %s once, then %s", b.Digest, msg, path, entry)
+					}
+				}
+			}
+			if len(failed) != 1 || failed[0] != "application/vnd.oci.image.layer.v1.tar" {
+				t.Errorf("the blobs that fail are of %v, want the layer alone", failed)
+			}
+		})
+	}
+}
+
+// putCounter is a cache that counts the blobs it added.
+type putCounter struct {
+	*cache.Cache
+	added int
+}
+
+func (c *putCounter) Put(r io.Reader, want digest.Digest) (digest.Digest, int64, bool, error) {
+	d, n, added, err := c.Cache.Put(r, want)
+	if added {
+		c.added++
+	}
+	return d, n, added, err
+}
+
+// TestCompressedCorpusLeavesCacheEmpty: whatever a compressed case of the
+// malicious corpus makes fail, nothing is left in the cache: an index built
+// for it is not kept, and an extraction that fails after putting files
+// removes them (corrupt-single-frame.tar.zst fails at the end of its frame).
+func TestCompressedCorpusLeavesCacheEmpty(t *testing.T) {
+	for _, c := range malicious.Cases() {
+		if !strings.HasSuffix(c.Name, ".gz") && !strings.HasSuffix(c.Name, ".zst") {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			path, err := filepath.Abs(filepath.Join("../testdata/malicious", c.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc, err := cache.Open(t.TempDir(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counter := &putCounter{Cache: cc}
+			if rep := archive.Verify(path, archive.Options{Cache: counter, TempDir: t.TempDir()}); len(rep.Problems) != 1 {
+				t.Fatalf("problems %v, want one", rep.Problems)
+			}
+			if files := cacheFiles(t, cc.Dir()); len(files) != 0 {
+				t.Errorf("the cache holds %v", slices.Sorted(maps.Keys(files)))
+			}
+			if c.Name == "corrupt-single-frame.tar.zst" && counter.added == 0 {
+				t.Error("the extraction put nothing into the cache before it failed: nothing to undo")
+			}
+		})
 	}
 }
