@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ocitar/ocitar/internal/compression"
 	"github.com/ocitar/ocitar/source"
@@ -74,7 +76,7 @@ func openSpansIndexed(src source.Source, format compression.Format, spans *sourc
 	if err := checkRatio(src, format, spans.Size(), opts); err != nil {
 		return nil, err
 	}
-	content := unnamedContent{spans}
+	content := unnamedContent{spans, opts.keptFailed}
 	if idx == nil {
 		return newNamedReader(content, spans.Size(), src.Name(), opts)
 	}
@@ -87,6 +89,10 @@ func openSpansIndexed(src source.Source, format compression.Format, spans *sourc
 // (the archive, the entry, the blob).
 type unnamedContent struct {
 	*source.Spans
+	// keptFailed, when the spans come from what the cache kept, drops that
+	// after a failed read, and tells whether the open is done (the read
+	// is a later one, whose error should say so).
+	keptFailed func() bool
 }
 
 func (c unnamedContent) ReadAt(p []byte, off int64) (int, error) {
@@ -94,6 +100,9 @@ func (c unnamedContent) ReadAt(p []byte, off int64) (int, error) {
 	if err != nil && err != io.EOF {
 		if prefix := c.Name() + ": "; strings.HasPrefix(err.Error(), prefix) {
 			err = unnamedError{err, len(prefix)}
+		}
+		if c.keptFailed != nil && c.keptFailed() {
+			err = fmt.Errorf("%w (read through its index in the cache, now removed: the next open builds it again)", err)
 		}
 	}
 	return n, err
@@ -165,8 +174,19 @@ func openKept(src source.Source, p pass, opts Options) (*Reader, error) {
 	defer unlock()
 	kept, err := c.ReadIndex(key)
 	if err == nil {
-		r, rerr := p.reopen(src, kept, opts)
+		// A kept index that fits the archive's sizes but is stale or
+		// forged is found out where a read passes what it gets wrong,
+		// which may be long after the open: that read drops it.
+		reopts := opts
+		var drop sync.Once
+		var opened atomic.Bool
+		reopts.keptFailed = func() bool {
+			drop.Do(func() { c.RemoveIndex(key) })
+			return opened.Load()
+		}
+		r, rerr := p.reopen(src, kept, reopts)
 		if rerr == nil {
+			opened.Store(true)
 			return r, nil
 		}
 		err = rerr

@@ -3,6 +3,7 @@ package archive_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
@@ -18,6 +19,7 @@ import (
 	"github.com/ocitar/ocitar/cache"
 	"github.com/ocitar/ocitar/internal/malicious"
 	"github.com/ocitar/ocitar/internal/testimage"
+	"github.com/ocitar/ocitar/source/gzindex"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -195,6 +197,16 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 	}{
 		{"forged gzip index", gzipped, overwrite([]byte("garbage")), "does not fit"},
 		{"forged files index", zstdStream, overwrite([]byte("garbage")), "does not fit"},
+		{"gzip index pointing outside the archive", gzipped, forgeGzipIndex(func(t *testing.T, gi *gzindex.Index, _ []archive.Entry) {
+			gi.Checkpoints[len(gi.Checkpoints)-1].Compressed = gi.Compressed + 1<<20
+		}), "does not fit"},
+		{"gzip index whose checkpoints are shifted", gzipped, forgeGzipIndex(func(t *testing.T, gi *gzindex.Index, _ []archive.Entry) {
+			for i, cp := range gi.Checkpoints {
+				if !cp.MemberStart {
+					gi.Checkpoints[i].Compressed++
+				}
+			}
+		}), "does not fit"},
 		{"gzip index of another file", gzipped, swapContent(gzipped), ""},
 		{"files index of another file", zstdStream, swapContent(zstdStream), ""},
 	}
@@ -221,6 +233,113 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 				t.Errorf("notices %q, want one saying %q", notices, tt.said)
 			}
 		})
+	}
+}
+
+// forgeGzipIndex changes the checkpoints of the cached gzip index and
+// stores it again, in a valid envelope of the cache and of the index: only
+// the archive tells it does not fit. forge is given the archive's entries.
+func forgeGzipIndex(forge func(t *testing.T, gi *gzindex.Index, entries []archive.Entry)) func(*testing.T, string, string) {
+	return func(t *testing.T, indexPath, archivePath string) {
+		t.Helper()
+		c, err := cache.Open(filepath.Dir(filepath.Dir(indexPath)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := archive.Open(archivePath, archive.Options{Cache: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries := r.Entries()
+		r.Close()
+		key := filepath.Base(indexPath)
+		kept, err := c.ReadIndex(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What the cache keeps of a gzip: the index's length as a uvarint,
+		// the index, the tar's entries.
+		n, w := binary.Uvarint(kept)
+		gi := new(gzindex.Index)
+		if err := gi.UnmarshalBinary(kept[w : w+int(n)]); err != nil {
+			t.Fatal(err)
+		}
+		forge(t, gi, entries)
+		index, err := gi.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := append(binary.AppendUvarint(nil, uint64(len(index))), index...)
+		if err := c.WriteIndex(key, append(forged, kept[w+int(n):]...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCachedIndexFailingARead: a cached gzip index that fits the archive
+// everywhere the open reads, but lies about a checkpoint inside a large
+// blob, is found out by the read that passes that checkpoint. That read
+// fails, naming the file, the blob and the mismatch, and drops the index,
+// so that the next open builds it again and reads every blob.
+func TestCachedIndexFailingARead(t *testing.T) {
+	plain := twoImageTar(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.tar.gz")
+	os.WriteFile(path, gzipped(t, plain), 0o644)
+	c, err := cache.Open(filepath.Join(dir, "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, path, archive.Options{Cache: c})
+	indexes, _ := filepath.Glob(filepath.Join(c.Dir(), "index", "*"))
+	if len(indexes) != 1 {
+		t.Fatalf("cache indexes: %v", indexes)
+	}
+	var large archive.Entry
+	forgeGzipIndex(func(t *testing.T, gi *gzindex.Index, entries []archive.Entry) {
+		for _, e := range entries {
+			if e.Size > large.Size {
+				large = e
+			}
+		}
+		for i, cp := range gi.Checkpoints {
+			if !cp.MemberStart && cp.Uncompressed > large.Offset+1<<20 && cp.Uncompressed < large.Offset+large.Size {
+				gi.Checkpoints[i].Compressed++
+				return
+			}
+		}
+		t.Fatalf("no checkpoint inside %s", large.Name)
+	})(t, indexes[0], path)
+
+	var notices []string
+	r, err := archive.Open(path, archive.Options{Cache: c, Notice: func(m string) { notices = append(notices, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notices) != 0 {
+		t.Errorf("the open said %q", notices)
+	}
+	var failed []error
+	for _, b := range r.Images()[0].Blobs {
+		rc, _, err := r.OpenBlob(b.Digest)
+		if err == nil {
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	r.Close()
+	if len(failed) != 1 || !errors.Is(failed[0], gzindex.ErrIndexMismatch) || !strings.HasPrefix(failed[0].Error(), path+": "+large.Name+": ") {
+		t.Errorf("blobs fail with %v, want one error naming %s and %s: %v", failed, path, large.Name, gzindex.ErrIndexMismatch)
+	}
+	if _, err := os.Stat(indexes[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the lying index is still in the cache: %v", err)
+	}
+	readAll(t, path, archive.Options{Cache: c})
+	if kept := cacheFiles(t, c.Dir()); len(kept) != 1 {
+		t.Errorf("the cache holds %v, want the index built again", kept)
 	}
 }
 

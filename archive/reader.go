@@ -40,6 +40,9 @@ type Options struct {
 	Context context.Context
 
 	problems *[]error // set by Verify: report problems and go on where possible
+	// keptFailed, set by openKept for a reopen, is called when a read of the
+	// content through what the cache kept fails (see unnamedContent).
+	keptFailed func() bool
 }
 
 // Defaults of Options. DefaultMaxEntries is far above the 2,000 blobs of the
