@@ -41,6 +41,9 @@ type Options struct {
 
 	problems *[]error   // set by Verify: report problems and go on where possible
 	keep     *keptBlobs // set by OpenSource for a remote archive, before its layout is read
+	// keptFailed, set by openKept for a reopen, is called when a read of the
+	// content through what the cache kept fails (see unnamedContent).
+	keptFailed func() bool
 }
 
 // Defaults of Options. DefaultMaxEntries is far above the 2,000 blobs of the
@@ -168,7 +171,7 @@ func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
 func newNamedReader(ra io.ReaderAt, size int64, name string, opts Options) (*Reader, error) {
 	idx, n, err := indexTar(ra, size, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inArchive(name, err)
 	}
 	r, err := newFilesReader(tarFiles{indexedNames: indexedNames{idx}, ra: ra}, name, opts)
 	if err != nil {
@@ -186,7 +189,7 @@ func newFilesReader(files layoutFiles, name string, opts Options) (*Reader, erro
 		types: map[digest.Digest]string{},
 	}
 	if err := r.load(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inArchive(name, err)
 	}
 	return r, nil
 }
@@ -359,6 +362,11 @@ func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
 	sec, err := tar.section(src.entry)
 	if err != nil {
 		return nil, fmt.Errorf("%s: blob %s: %w", r.name, d, err)
+	}
+	if content, ok := tar.ra.(unnamedContent); ok {
+		// What reads the section names neither the archive nor the entry.
+		_, off, n := sec.Outer()
+		sec = io.NewSectionReader(namedContent{content, r.name + ": " + src.entry}, off, n)
 	}
 	return sec, nil
 }
