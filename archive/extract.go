@@ -29,7 +29,7 @@ func (extractPass) build(src source.Source, opts Options) (*Reader, []byte, erro
 	idx, err := x.read(src, opts)
 	if err != nil {
 		x.undo()
-		return nil, nil, fmt.Errorf("%s: %w", src.Name(), err)
+		return nil, nil, inArchive(src.Name(), err)
 	}
 	r, err := x.reader(idx, src.Name(), opts)
 	if err != nil {
@@ -56,7 +56,12 @@ func (extractPass) reopen(src source.Source, kept []byte, opts Options) (*Reader
 
 // spoolSource decompresses src into a temporary file, for a caller without a cache.
 func spoolSource(src source.Source, opts Options) (*Reader, []byte, error) {
-	r, err := spool(io.NewSectionReader(src, 0, src.Size()), src.Name(), opts)
+	in, err := wholeStream(src, opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", src.Name(), err)
+	}
+	defer in.Close()
+	r, err := spool(in, src.Name(), opts)
 	return r, nil, err
 }
 
@@ -70,7 +75,12 @@ type extraction struct {
 
 // read decompresses src once, putting each file's content into the cache.
 func (x *extraction) read(src source.Source, opts Options) (*tarIndex, error) {
-	stream, _, err := compression.OpenDecompressed(newProgressReader(src, "decompressing", opts), 1<<20, opts.maxSpoolRatio())
+	in, err := newProgressReader(src, "decompressing", opts)
+	if err != nil {
+		return nil, err
+	}
+	defer in.Close()
+	stream, _, err := compression.OpenDecompressed(in, 1<<20, opts.maxSpoolRatio())
 	if err != nil {
 		return nil, err
 	}
@@ -91,7 +101,7 @@ func (x *extraction) put(e *Entry, content io.Reader) error {
 	if e.Type == tar.TypeReg {
 		d, n, added, err := x.cache.Put(content, "")
 		if err != nil {
-			return fmt.Errorf("%s: %w", e.Name, err)
+			return fmt.Errorf("entry %q: %w", e.Name, err)
 		}
 		if added {
 			x.added = append(x.added, d)

@@ -1,8 +1,11 @@
 package archive
 
 import (
+	"context"
 	"fmt"
 	"io"
+
+	"github.com/ocitar/ocitar/source"
 )
 
 // layoutFiles are the files a Reader reads an image layout from: the entries
@@ -56,12 +59,22 @@ type tarFiles struct {
 	ra io.ReaderAt
 }
 
+// streamFrom is the size from which an entry of a source.Streamer is read
+// as one stream: a smaller one is likely in a window its ReadAt keeps.
+const streamFrom = 1 << 20
+
+// open reads a large entry as one stream of ra when ra is a
+// source.Streamer (one request of a remote archive), else through ReadAt.
 func (f tarFiles) open(name string) (io.ReadCloser, int64, error) {
-	sec, err := f.section(name)
+	e, err := f.idx.resolve(name, false)
 	if err != nil {
 		return nil, 0, err
 	}
-	return io.NopCloser(sec), sec.Size(), nil
+	if s, ok := f.ra.(source.Streamer); ok && e.Size >= streamFrom {
+		rc, err := s.OpenRange(context.Background(), e.Offset, e.Size)
+		return rc, e.Size, err
+	}
+	return io.NopCloser(io.NewSectionReader(f.ra, e.Offset, e.Size)), e.Size, nil
 }
 
 func (f tarFiles) readFile(name string, limit int64) ([]byte, error) {

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"time"
@@ -15,19 +16,35 @@ const progressInterval = 2 * time.Second
 // Options.Notice how far it is every progressInterval, until
 // Options.Context is done.
 type progressReader struct {
-	r     *io.SectionReader
+	r     io.Reader
 	name  string
 	verb  string
 	opts  Options
 	next  time.Time
+	done  int64
 	total int64
 }
 
-func newProgressReader(src source.Source, verb string, opts Options) io.Reader {
-	return &progressReader{
-		r: io.NewSectionReader(src, 0, src.Size()), name: src.Name(), verb: verb, opts: opts,
-		next: time.Now().Add(progressInterval), total: src.Size(),
+// newProgressReader reads src whole, as one stream when it is a
+// source.Streamer (one request of a remote object).
+func newProgressReader(src source.Source, verb string, opts Options) (io.ReadCloser, error) {
+	r, err := wholeStream(src, opts)
+	if err != nil {
+		return nil, err
 	}
+	p := &progressReader{r: r, name: src.Name(), verb: verb, opts: opts, next: time.Now().Add(progressInterval), total: src.Size()}
+	return stackedCloser{ReadCloser: io.NopCloser(p), under: r}, nil
+}
+
+func wholeStream(src source.Source, opts Options) (io.ReadCloser, error) {
+	if s, ok := src.(source.Streamer); ok {
+		ctx := opts.Context
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		return s.OpenRange(ctx, 0, src.Size())
+	}
+	return io.NopCloser(io.NewSectionReader(src, 0, src.Size())), nil
 }
 
 func (p *progressReader) Read(b []byte) (int, error) {
@@ -37,9 +54,9 @@ func (p *progressReader) Read(b []byte) (int, error) {
 		}
 	}
 	n, err := p.r.Read(b)
+	p.done += int64(n)
 	if now := time.Now(); p.opts.Notice != nil && now.After(p.next) {
-		done, _ := p.r.Seek(0, io.SeekCurrent)
-		p.opts.notice("%s: %s, %d%% of %s read", p.name, p.verb, 100*done/max(p.total, 1), humanSize(p.total))
+		p.opts.notice("%s: %s, %d%% of %s read", p.name, p.verb, 100*p.done/max(p.total, 1), humanSize(p.total))
 		p.next = now.Add(progressInterval)
 	}
 	return n, err

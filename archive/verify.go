@@ -2,6 +2,7 @@ package archive
 
 import (
 	"fmt"
+	"github.com/ocitar/ocitar/source"
 	"io"
 
 	"github.com/ocitar/ocitar/internal/compression"
@@ -23,11 +24,20 @@ type Report struct {
 // nothing to walk (a tar that cannot be indexed, an unreadable index.json) end
 // the check.
 func Verify(path string, opts Options) Report {
+	return verifyOpened(path, func(opts Options) (*Reader, error) { return Open(path, opts) }, opts)
+}
+
+// VerifySource is Verify of the archive src holds.
+func VerifySource(src source.Source, opts Options) Report {
+	return verifyOpened(src.Name(), func(opts Options) (*Reader, error) { return OpenSource(src, opts) }, opts)
+}
+
+func verifyOpened(name string, open func(Options) (*Reader, error), opts Options) Report {
 	var problems []error
 	opts.problems = &problems
-	r, err := Open(path, opts)
+	r, err := open(opts)
 	if err != nil {
-		return Report{Problems: append(nameProblems(path, problems), err)}
+		return Report{Problems: append(nameProblems(name, problems), err)}
 	}
 	defer r.Close()
 	return r.verify(nameProblems(r.name, problems))

@@ -48,7 +48,7 @@ install_go regctl github.com/regclient/regclient/cmd/regctl@v0.11.7
 # distribution-spec conformance suite, a plain main program, runs against it.
 install_go conformance github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
 
-for cmd in gcc skopeo umoci podman dockerd docker-registry zstd pigz containerd ctr bin/crane bin/regctl bin/conformance; do
+for cmd in gcc skopeo umoci podman dockerd docker-registry zstd pzstd pigz containerd ctr bin/crane bin/regctl bin/conformance; do
 	if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
 		echo "install-deps: $cmd is still missing" >&2
 		exit 1

@@ -47,16 +47,7 @@ func TestDockerLoad(t *testing.T) {
 	d := dockerStartDaemon(t)
 	for _, src := range dockerSources {
 		t.Run(src.file, func(t *testing.T) {
-			out := filepath.Join(t.TempDir(), "out.tar")
-			args := append([]string{"copy", "--insecure-policy", "-q"}, src.flags...)
-			run(t, ocitar, append(args, src.ref(), "oci-tar:"+out+":"+dockerTag)...)
-
-			loaded := d.run(t, "load", "-i", out)
-			if !strings.Contains(string(loaded), "Loaded image: "+dockerTag) {
-				t.Errorf("docker load -i %s printed %q, want it to load %s", out, loaded, dockerTag)
-			}
-			config, diffIDs := dockerSourceConfig(t, src)
-			d.assertImage(t, dockerTag, config, diffIDs)
+			d.assertLoadsCopy(t, src, filepath.Join(t.TempDir(), "out.tar"))
 		})
 	}
 
@@ -109,6 +100,22 @@ func TestDockerSave(t *testing.T) {
 			}
 		})
 	}
+}
+
+// assertLoadsCopy copies src with ocitar to out, an oci-tar: destination
+// named dockerTag, and loads out with docker load: the image must have src's
+// config (its docker ID), its DiffIDs and the tag.
+func (d *dockerDaemon) assertLoadsCopy(t *testing.T, src dockerSource, out string) {
+	t.Helper()
+	args := append([]string{"copy", "--insecure-policy", "-q"}, src.flags...)
+	run(t, ocitar, append(args, src.ref(), "oci-tar:"+out+":"+dockerTag)...)
+
+	loaded := d.run(t, "load", "-i", out)
+	if !strings.Contains(string(loaded), "Loaded image: "+dockerTag) {
+		t.Errorf("docker load -i %s printed %q, want it to load %s", out, loaded, dockerTag)
+	}
+	config, diffIDs := dockerSourceConfig(t, src)
+	d.assertImage(t, dockerTag, config, diffIDs)
 }
 
 // dockerSourceConfig is the digest of the config of the image src names, as

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -29,6 +30,21 @@ func placeOld(t *testing.T, path string) []byte {
 	return readFile(t, path)
 }
 
+// largeImage is the name of the image in largeArchive.
+const largeImage = "example.com/ocitar/large:1"
+
+// largeArchive writes an OCI-layout tar of one image, largeImage, of 8
+// layers of incompressible data, mib MiB in all, and returns its path.
+func largeArchive(t *testing.T, mib int) string {
+	t.Helper()
+	dir := t.TempDir()
+	gen := goCommand("run", "./internal/testimage/gentestdata", "-large", strconv.Itoa(mib), dir)
+	if out, err := gen.CombinedOutput(); err != nil {
+		t.Fatalf("gentestdata failed: %v\n  command: %s\n%s", err, commandLine(gen), out)
+	}
+	return filepath.Join(dir, "large.oci.tar")
+}
+
 // TestKilledCopyLeavesOldFile kills copies into an existing archive at random
 // moments: the archive must be the old file or the whole new one, never a part,
 // and nothing but the killed copies' temporary files may appear beside it.
@@ -38,12 +54,7 @@ func TestKilledCopyLeavesOldFile(t *testing.T) {
 		wantKills   = 20
 		maxAttempts = 60
 	)
-	srcDir := t.TempDir()
-	gen := goCommand("run", "./internal/testimage/gentestdata", "-large", "64", srcDir)
-	if out, err := gen.CombinedOutput(); err != nil {
-		t.Fatalf("gentestdata failed: %v\n  command: %s\n%s", err, commandLine(gen), out)
-	}
-	src := "oci-tar:" + filepath.Join(srcDir, "large.oci.tar")
+	src := "oci-tar:" + largeArchive(t, 64)
 
 	// One uninterrupted run, into a copy of the old destination elsewhere,
 	// gives the time to kill within and the bytes of a committed copy.

@@ -39,7 +39,7 @@ func setUp(m *testing.M) int {
 	moduleRoot = root
 	if missing := missingPeers(); len(missing) > 0 {
 		fmt.Fprintf(os.Stderr, "integration: missing peers: %s; run `bash hack/install-deps.sh` as root "+
-			"(apt-get install skopeo umoci podman docker.io docker-registry; crane, regctl and conformance go into bin/)\n", strings.Join(missing, ", "))
+			"(apt-get install skopeo umoci podman docker.io docker-registry pigz zstd; crane, regctl and conformance go into bin/)\n", strings.Join(missing, ", "))
 		return 1
 	}
 	dir, err := os.MkdirTemp("", "ocitar-integration-")
@@ -95,10 +95,15 @@ const (
 	containerd     peer = "containerd" // Debian's, installed with docker.io
 	ctr            peer = "ctr"
 	conformance    peer = "conformance" // the OCI distribution-spec conformance suite, in bin/
+	gzip           peer = "gzip"
+	pigz           peer = "pigz"
+	zstd           peer = "zstd"
+	pzstd          peer = "pzstd" // in Debian's zstd
+	gnuTar         peer = "tar"
 )
 
 // peers are the programs that must be installed.
-var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl, containerd, ctr, conformance}
+var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl, containerd, ctr, conformance, gzip, pigz, zstd, pzstd, gnuTar}
 
 func (p peer) path() string {
 	switch p {

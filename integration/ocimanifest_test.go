@@ -51,11 +51,7 @@ func TestOCIManifestsHybrid(t *testing.T) {
 	t.Run("podman load", func(t *testing.T) {
 		store := storageNew(t)
 		store.podman(t, "load", "-q", "-i", out)
-		img := store.inspect(t, name)
-		if "sha256:"+img.ID != config || !slices.Contains(img.RepoTags, name) || !slices.Equal(img.RootFS.Layers, diffIDs) {
-			t.Errorf("podman image inspect %s: ID %s, names %v, layers %v; want ID %s, name %s, layers %v",
-				name, img.ID, img.RepoTags, img.RootFS.Layers, config, name, diffIDs)
-		}
+		store.assertImage(t, name, config, diffIDs)
 	})
 }
 

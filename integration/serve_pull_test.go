@@ -14,7 +14,12 @@ import (
 func TestServePull(t *testing.T) {
 	dir := t.TempDir()
 	a := serveArchiveMake(t, dir)
-	host := serveStart(t, dir, a.path).host
+	servePullEvery(t, a, serveStart(t, dir, a.path).host)
+}
+
+// servePullEvery pulls a's images from host with every client, each in a
+// parallel subtest of t.
+func servePullEvery(t *testing.T, a *serveArchive, host string) {
 	for _, c := range []struct {
 		name string
 		pull func(*testing.T, *serveArchive, string)

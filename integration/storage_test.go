@@ -108,6 +108,17 @@ func (s *storageStore) inspect(t *testing.T, name string) storageImage {
 	return images[0]
 }
 
+// assertImage checks with podman image inspect that name names the image
+// whose ID is the config digest config and whose layers are diffIDs.
+func (s *storageStore) assertImage(t *testing.T, name, config string, diffIDs []string) {
+	t.Helper()
+	img := s.inspect(t, name)
+	if "sha256:"+img.ID != config || !slices.Contains(img.RepoTags, name) || !slices.Equal(img.RootFS.Layers, diffIDs) {
+		t.Errorf("podman image inspect %s: ID %s, names %v, layers %v; want ID %s, name %s, layers %v",
+			name, img.ID, img.RepoTags, img.RootFS.Layers, strings.TrimPrefix(config, "sha256:"), name, diffIDs)
+	}
+}
+
 // storageConfig is the digest and the DiffIDs of the config of the image ref
 // names (flags choose the platform), read with ocitar inspect --config --raw.
 func storageConfig(t *testing.T, flags []string, ref string) (string, []string) {
@@ -154,11 +165,7 @@ func TestStorageRoundTrip(t *testing.T) {
 			}
 
 			for _, name := range []string{tt.name, again} {
-				img := store.inspect(t, name)
-				if "sha256:"+img.ID != config || !slices.Contains(img.RepoTags, name) || !slices.Equal(img.RootFS.Layers, diffIDs) {
-					t.Errorf("podman image inspect %s: ID %s, names %v, layers %v; want ID %s, name %s, layers %v",
-						name, img.ID, img.RepoTags, img.RootFS.Layers, strings.TrimPrefix(config, "sha256:"), name, diffIDs)
-				}
+				store.assertImage(t, name, config, diffIDs)
 			}
 
 			out := filepath.Join(t.TempDir(), "back.tar")

@@ -5,8 +5,11 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // sampleSize is how much of the head and of the tail of a file its identity hashes.
@@ -17,7 +20,7 @@ type File struct {
 	*os.File
 	name     string
 	size     int64
-	identity string
+	identity func() string
 }
 
 // OpenFile opens the regular file at path.
@@ -43,22 +46,23 @@ func NewFile(f *os.File, name string) (*File, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", name)
 	}
-	id, err := fileIdentity(f, st)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	return &File{File: f, name: name, size: st.Size(), identity: id}, nil
+	return &File{File: f, name: name, size: st.Size(), identity: sync.OnceValue(func() string { return fileIdentity(f, st) })}, nil
 }
 
-func (f *File) Size() int64      { return f.size }
-func (f *File) Identity() string { return f.identity }
-func (f *File) Name() string     { return f.name }
+func (f *File) Size() int64  { return f.size }
+func (f *File) Name() string { return f.name }
+
+// Identity is computed on first use: a plain tar, which needs none, is
+// never read for it.
+func (f *File) Identity() string { return f.identity() }
 
 // fileIdentity hashes what tells one version of a file from another without
 // reading it whole: its size, modification time, device and inode, and its
 // first and last MiB, so that a file rewritten in place within the
-// resolution of its mtime is told apart too.
-func fileIdentity(f *os.File, st os.FileInfo) (string, error) {
+// resolution of its mtime is told apart too. A file that cannot be read for
+// it gets an identity of its own that nothing else will have, so nothing
+// kept for another is used for it.
+func fileIdentity(f *os.File, st os.FileInfo) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "file\x00%d\x00%d\x00", st.Size(), st.ModTime().UnixNano())
 	if sys, ok := st.Sys().(*syscall.Stat_t); ok {
@@ -71,8 +75,8 @@ func fileIdentity(f *os.File, st os.FileInfo) (string, error) {
 		io.NewSectionReader(f, st.Size()-tail, tail),
 	} {
 		if _, err := io.Copy(h, part); err != nil {
-			return "", fmt.Errorf("hashing for its identity: %w", err)
+			fmt.Fprintf(h, "unreadable\x00%d\x00%d", time.Now().UnixNano(), rand.Uint64())
 		}
 	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return hex.EncodeToString(h.Sum(nil))
 }

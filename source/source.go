@@ -1,6 +1,9 @@
 package source
 
-import "io"
+import (
+	"context"
+	"io"
+)
 
 // Source is random access to the bytes of one object, safe for concurrent use.
 type Source interface {
@@ -13,4 +16,11 @@ type Source interface {
 	Identity() string
 	// Name is how errors name the object: a path, or a URL without secrets.
 	Name() string
+}
+
+// Streamer is a Source that reads a stretch of its bytes as one stream more
+// cheaply than by ReadAt: one request for a remote object. A long read in
+// order (a blob, a pass over a whole archive) uses it when it is there.
+type Streamer interface {
+	OpenRange(ctx context.Context, off, n int64) (io.ReadCloser, error)
 }

@@ -25,6 +25,9 @@ type imageDestination struct {
 }
 
 func newImageDestination(ref ociTarReference, sys *types.SystemContext) (*imageDestination, error) {
+	if ref.isRemote() {
+		return nil, fmt.Errorf("oci-tar:%s: a remote archive is read-only: write a local file, then upload it", ref.StringWithinTransport())
+	}
 	name := ref.selector.Name()
 	if !ref.selector.IsZero() && name == "" {
 		return nil, fmt.Errorf("oci-tar:%s: a destination takes an image name, not %s", ref.StringWithinTransport(), ref.selector)

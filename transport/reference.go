@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/source/remote"
 	"go.podman.io/image/v5/directory/explicitfilepath"
 	"go.podman.io/image/v5/docker/reference"
 	"go.podman.io/image/v5/image"
@@ -74,24 +75,37 @@ func WithOptions(ref types.ImageReference, opts Options) types.ImageReference {
 	return r
 }
 
-// ParseReference parses PATH[:SELECTOR]. The path ends at the first colon.
+// ParseReference parses PATH[:SELECTOR], where PATH is a file or an
+// https://, http:// or s3:// location. The path ends at the first colon,
+// and a location at its first colon after the host.
 func ParseReference(ref string) (types.ImageReference, error) {
+	if remote.IsRemote(ref) {
+		location, sel, err := remote.SplitReference(ref)
+		if err != nil {
+			return nil, fmt.Errorf("oci-tar: %w", err)
+		}
+		return NewReference(location, sel)
+	}
 	path, sel, _ := strings.Cut(ref, ":")
 	return NewReference(path, sel)
 }
 
 // NewReference returns the reference to the image that selector picks in the
-// archive at path; "-" is standard input.
+// archive at path; "-" is standard input. path may be an https://, http://
+// or s3:// location, read by range requests.
 func NewReference(path, selector string) (types.ImageReference, error) {
 	if path == "" {
 		return nil, errors.New("oci-tar: missing archive path")
 	}
-	if strings.Contains(path, ":") {
-		return nil, fmt.Errorf("oci-tar: path %q contains a colon", path)
-	}
 	sel, err := archive.ParseSelector(selector)
 	if err != nil {
 		return nil, fmt.Errorf("oci-tar: %w", err)
+	}
+	if remote.IsRemote(path) {
+		return ociTarReference{path: path, resolvedPath: remote.Redact(path), selector: sel}, nil
+	}
+	if strings.Contains(path, ":") {
+		return nil, fmt.Errorf("oci-tar: path %q contains a colon", path)
 	}
 	resolved := "/dev/stdin"
 	if path != stdinPath {
@@ -104,11 +118,23 @@ func NewReference(path, selector string) (types.ImageReference, error) {
 
 func (ref ociTarReference) Transport() types.ImageTransport { return Transport }
 
+// StringWithinTransport names a remote archive without the userinfo and
+// query string of its location, where passwords and presigned signatures
+// are: what containers/image logs must never show.
 func (ref ociTarReference) StringWithinTransport() string {
 	if ref.selector.IsZero() {
-		return ref.path
+		return ref.resolvedOrPath()
 	}
-	return ref.path + ":" + ref.selector.String()
+	return ref.resolvedOrPath() + ":" + ref.selector.String()
+}
+
+func (ref ociTarReference) isRemote() bool { return remote.IsRemote(ref.path) }
+
+func (ref ociTarReference) resolvedOrPath() string {
+	if ref.isRemote() {
+		return ref.resolvedPath
+	}
+	return ref.path
 }
 
 // DockerReference is the selector when it is a full docker reference with a tag.
@@ -132,8 +158,12 @@ func (ref ociTarReference) PolicyConfigurationIdentity() string {
 	return ref.resolvedPath
 }
 
-// PolicyConfigurationNamespaces are the directories above the archive, innermost first.
+// PolicyConfigurationNamespaces are the directories above the archive,
+// innermost first; a remote archive has none.
 func (ref ociTarReference) PolicyConfigurationNamespaces() []string {
+	if ref.isRemote() {
+		return nil
+	}
 	var res []string
 	for p := ref.resolvedPath; ; {
 		i := strings.LastIndex(p, "/")

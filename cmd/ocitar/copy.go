@@ -30,10 +30,22 @@ type copyOptions struct {
 	destCompressFmt  string
 }
 
-// endpointOptions are the flags given once for the source and once for the destination.
+// endpointOptions are the flags given once for the source and once for the
+// destination: of a registry, or of an archive on a web server.
 type endpointOptions struct {
 	tlsVerify bool
+	certDir   string
 	creds     string
+}
+
+// addFlags adds the flags of e, named after prefix ("src-", "dest-", or ""
+// for a command with one endpoint), for what ("the source").
+func (e *endpointOptions) addFlags(f *pflag.FlagSet, prefix, what string) {
+	f.BoolVar(&e.tlsVerify, prefix+"tls-verify", true, "require HTTPS and verify certificates when talking to "+what+" (a registry, or an https:// archive)")
+	f.StringVar(&e.certDir, prefix+"cert-dir", "", "use the certificates (*.crt: CAs, *.cert and *.key: client) in `DIR` when talking to "+what)
+	if prefix != "" {
+		f.StringVar(&e.creds, prefix+"creds", "", "`USER[:PASSWORD]` for "+what+" registry")
+	}
 }
 
 func newCopyCommand(g *globalOptions) *cobra.Command {
@@ -63,10 +75,8 @@ Progress goes to standard error, never to standard output.`,
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
 	f.BoolVar(&o.destCompress, "dest-compress", false, "compress layers when saving to the destination")
 	f.StringVar(&o.destCompressFmt, "dest-compress-format", "", "`FORMAT` to compress layers with: gzip or zstd")
-	f.BoolVar(&o.src.tlsVerify, "src-tls-verify", true, "require HTTPS and verify certificates when talking to the source registry")
-	f.BoolVar(&o.dest.tlsVerify, "dest-tls-verify", true, "require HTTPS and verify certificates when talking to the destination registry")
-	f.StringVar(&o.src.creds, "src-creds", "", "`USER[:PASSWORD]` for the source registry")
-	f.StringVar(&o.dest.creds, "dest-creds", "", "`USER[:PASSWORD]` for the destination registry")
+	o.src.addFlags(f, "src-", "the source")
+	o.dest.addFlags(f, "dest-", "the destination")
 	return cmd
 }
 
@@ -188,6 +198,7 @@ func (o *openedSource) closeUnused() {
 
 func (e endpointOptions) systemContext(g *globalOptions, tlsVerifySet bool) (*types.SystemContext, error) {
 	sys := g.systemContext()
+	sys.DockerCertPath = e.certDir
 	if tlsVerifySet {
 		sys.DockerInsecureSkipTLSVerify = types.NewOptionalBool(!e.tlsVerify)
 		sys.DockerDaemonInsecureSkipTLSVerify = !e.tlsVerify

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -243,4 +245,66 @@ func copyToDir(t *testing.T, ref string) string {
 	out := filepath.Join(t.TempDir(), "d")
 	mustOcitar(t, "copy", "-q", ref, "dir:"+out)
 	return out
+}
+
+// TestCommandsReadCompressed: ls, inspect, verify and unpack print of each
+// compressed form what they print of the plain tar.
+func TestCommandsReadCompressed(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "a.tar")
+	mustOcitar(t, "copy", "-q", "docker-archive:../../testdata/sample.docker.tar", "oci-tar:"+plain+":example.com/a:1")
+	forms := []string{plain, recompressFile(t, plain, ".o.tar.zst"), recompressFile(t, plain, ".o.tar.gz"), gzipFile(t, plain)}
+	commands := []struct {
+		name string
+		args func(path string) []string
+	}{
+		{"ls", func(p string) []string { return []string{"ls", "--json", p} }},
+		{"inspect", func(p string) []string { return []string{"inspect", "oci-tar:" + p} }},
+		{"inspect --raw", func(p string) []string { return []string{"inspect", "--raw", "oci-tar:" + p + ":@0"} }},
+		{"verify", func(p string) []string { return []string{"verify", p} }},
+	}
+	for _, c := range commands {
+		t.Run(c.name, func(t *testing.T) {
+			want := mustOcitar(t, c.args(plain)...)
+			for _, form := range forms[1:] {
+				if got := strings.ReplaceAll(mustOcitar(t, c.args(form)...), form, plain); got != want {
+					t.Errorf("%s of %s:\n%s\nwant\n%s", c.name, filepath.Base(form), got, want)
+				}
+			}
+		})
+	}
+	t.Run("unpack", func(t *testing.T) {
+		var trees []string
+		for _, form := range forms {
+			out := filepath.Join(t.TempDir(), "root")
+			mustOcitar(t, "unpack", "oci-tar:"+form, out)
+			trees = append(trees, treeOf(t, out))
+		}
+		for i, tree := range trees[1:] {
+			if tree != trees[0] {
+				t.Errorf("unpack of %s gives another tree", filepath.Base(forms[i+1]))
+			}
+		}
+	})
+}
+
+// treeOf lists the files under dir with their sizes.
+func treeOf(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&b, "%s %v %d\n", strings.TrimPrefix(path, dir), info.Mode(), info.Size())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

@@ -12,7 +12,8 @@ import (
 )
 
 type lsOptions struct {
-	json bool
+	json   bool
+	remote endpointOptions
 }
 
 // lsImage is one image as ocitar ls --json prints it.
@@ -33,21 +34,25 @@ func newLsCommand(g *globalOptions) *cobra.Command {
 		Long: `List every image of an OCI-layout, docker-save or hybrid tar: position,
 names, manifest digest, media type, platforms and size (manifests, configs and
 layers it references, each counted once). ARCHIVE is a path, "-" for standard
-input, or an oci-tar: reference.
+input, an https://, http:// or s3:// location (read by range requests), or
+an oci-tar: reference.
 
-Example:
-  ocitar ls images.tar`,
+Examples:
+  ocitar ls images.tar
+  ocitar ls https://files.example/bundles/images.tar.zst
+  ocitar ls s3://bundles/2026-12/images.tar`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runLs(g, o, args[0], cmd.OutOrStdout())
 		},
 	}
 	cmd.Flags().BoolVar(&o.json, "json", false, "print JSON")
+	o.remote.addFlags(cmd.Flags(), "", "an https:// archive")
 	return cmd
 }
 
 func runLs(g *globalOptions, o *lsOptions, path string, out io.Writer) error {
-	r, err := archive.Open(strings.TrimPrefix(path, "oci-tar:"), g.archiveOptions())
+	r, err := o.remote.openArchive(g, strings.TrimPrefix(path, "oci-tar:"))
 	if err != nil {
 		return err
 	}

@@ -120,7 +120,11 @@ func (g *globalOptions) notice(msg string) {
 	printLine(g.stderr, "", errors.New(msg))
 }
 
-// openCache opens --cache-dir within --cache-max.
+// openCache opens --cache-dir within --cache-max. Without --cache-dir, a
+// default directory that cannot be opened (a home that is read-only or
+// missing) leaves ocitar without a cache, which only compressed archives
+// miss: a foreign gzip is then indexed at each open, and a zstd that cannot
+// be entered is spooled to --tmpdir.
 func (g *globalOptions) openCache() error {
 	size, err := units.RAMInBytes(g.cacheMax)
 	if err != nil || size <= 0 {
@@ -128,9 +132,13 @@ func (g *globalOptions) openCache() error {
 	}
 	dir := g.cacheDir
 	if dir == "" {
-		if dir, err = cache.DefaultDir(); err != nil {
-			return fmt.Errorf("no cache directory (give --cache-dir): %w", err)
+		if dir, err = cache.DefaultDir(); err == nil {
+			g.cache, err = cache.Open(dir, size)
 		}
+		if err != nil {
+			logrus.Debugf("no cache directory (give --cache-dir): %v", err)
+		}
+		return nil
 	}
 	if g.cache, err = cache.Open(dir, size); err != nil {
 		return fmt.Errorf("--cache-dir %s: %w", dir, err)

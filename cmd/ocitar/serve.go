@@ -17,6 +17,7 @@ import (
 
 	"github.com/ocitar/ocitar/archive"
 	"github.com/ocitar/ocitar/registry"
+	"github.com/ocitar/ocitar/source/remote"
 	"github.com/spf13/cobra"
 )
 
@@ -29,6 +30,7 @@ const (
 )
 
 type serveOptions struct {
+	remote   endpointOptions
 	addr     string
 	tlsCert  string
 	tlsKey   string
@@ -47,8 +49,10 @@ OCI Distribution API v2, in place: docker, podman, containerd, skopeo, crane
 and regctl pull from them by name, or use the server as a mirror.
 
 PATH is an OCI-layout, docker-save or hybrid tar, plain or compressed
-(.tar.gz, .tar.zst, read in place; see "ocitar recompress --help"), or an
-OCI layout directory. An image named REGISTRY/PATH:TAG is served as repository
+(.tar.gz, .tar.zst, read in place; see "ocitar recompress --help"), an OCI
+layout directory, or such a tar on a web server or in an object store
+(https://HOST/PATH, http://HOST/PATH, s3://BUCKET/KEY; a presigned URL
+too), read in place by range requests. An image named REGISTRY/PATH:TAG is served as repository
 REGISTRY/PATH (when REGISTRY has no port) and as PATH, for mirror clients;
 containerd's ?ns=REGISTRY picks the registry. docker.io names are normalized
 (alpine is library/alpine). Images named by a tag alone are served in
@@ -76,6 +80,7 @@ Example:
 	f.StringVar(&o.htpasswd, "htpasswd", "", "require Basic authentication by a user of `FILE` (bcrypt entries, htpasswd -B)")
 	f.BoolVar(&o.quiet, "quiet", false, "log no request, and no progress of a first pass over a compressed archive")
 	f.BoolVar(&o.verify, "verify", false, "hash every blob before serving, rather than each on its first request")
+	o.remote.addFlags(f, "", "an https:// archive")
 	return cmd
 }
 
@@ -238,7 +243,7 @@ type archiveSource struct {
 func parseArchiveSource(arg string) (archiveSource, error) {
 	repo, path, ok := strings.Cut(arg, "=")
 	if !ok || repo == "" || strings.Contains(repo, ":") {
-		return archiveSource{path: arg, repo: registry.BareRepository(arg)}, nil
+		return archiveSource{path: arg, repo: registry.BareRepository(remote.Redact(arg))}, nil
 	}
 	if !registry.ValidRepository(repo) {
 		return archiveSource{}, fmt.Errorf("serve: %s: %q is not a repository name (lower case letters, digits, separators . _ -, and /)", arg, repo)

@@ -7,6 +7,8 @@ import (
 
 	"github.com/ocitar/ocitar/archive"
 	"github.com/ocitar/ocitar/registry"
+	"github.com/ocitar/ocitar/source/remote"
+	"github.com/ocitar/ocitar/transport"
 )
 
 // openAll opens the archives of s.sources, reusing those of old whose file
@@ -28,8 +30,33 @@ func (s *server) openAll(ctx context.Context, old []archiveSource) ([]archiveSou
 	return next, archives, nil
 }
 
+// openRemote opens the archive at a remote location. It has no file: a
+// SIGHUP opens it again.
+func (s *server) openRemote(ctx context.Context, src archiveSource) (archiveSource, error) {
+	sys, err := s.o.remote.systemContext(s.g, true)
+	if err != nil {
+		return src, err
+	}
+	opts := s.g.archiveOptions()
+	opts.Context = ctx
+	opts.Notice = s.notice()
+	src.reader, err = transport.OpenArchive(ctx, src.path, opts, sys)
+	return src, err
+}
+
+// notice is where archives' notices go: the log, unless --quiet.
+func (s *server) notice() func(string) {
+	if s.o.quiet {
+		return nil
+	}
+	return func(msg string) { s.log.Print(msg) }
+}
+
 // unchanged reports whether src's path still names the file it read.
 func unchanged(src archiveSource) bool {
+	if src.file == nil {
+		return false
+	}
 	fi, err := os.Stat(src.path)
 	return err == nil && !fi.IsDir() && os.SameFile(fi, src.file) &&
 		fi.Size() == src.file.Size() && fi.ModTime().Equal(src.file.ModTime())
@@ -48,6 +75,9 @@ func closeOpened(opened, old []archiveSource) {
 // compressed archive (an index, or its files into the cache) is logged with
 // its progress, unless --quiet, and stops on SIGINT or SIGTERM.
 func (s *server) open(ctx context.Context, src archiveSource) (archiveSource, error) {
+	if remote.IsRemote(src.path) {
+		return s.openRemote(ctx, src)
+	}
 	fi, err := os.Stat(src.path)
 	if err != nil {
 		return src, err
@@ -55,10 +85,7 @@ func (s *server) open(ctx context.Context, src archiveSource) (archiveSource, er
 	src.file = fi
 	opts := s.g.archiveOptions()
 	opts.Context = ctx
-	opts.Notice = nil
-	if !s.o.quiet {
-		opts.Notice = func(msg string) { s.log.Print(msg) }
-	}
+	opts.Notice = s.notice()
 	if fi.IsDir() {
 		src.reader, err = archive.OpenDir(src.path, opts)
 		return src, err

@@ -5,7 +5,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/ocitar/ocitar/archive"
 	"github.com/ocitar/ocitar/internal/termsafe"
 	"github.com/spf13/cobra"
 )
@@ -22,7 +21,8 @@ func (p problems) Error() string {
 }
 
 func newVerifyCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
+	var remoteOpts endpointOptions
+	cmd := &cobra.Command{
 		Use:   "verify [flags] ARCHIVE",
 		Short: "Check every digest, size and reference of an image tar",
 		Long: `Check an OCI-layout, docker-save or hybrid tar: its tar structure (entry
@@ -30,26 +30,32 @@ names, links, duplicates, sizes), every reference from index.json and
 manifest.json to manifests, configs and layers, and the digest and size of
 every blob they reference, each read whole. Every problem found is printed,
 one per line, to standard error, and the exit status is 1; a sound archive
-gets one summary line on standard output. ARCHIVE is a path or "-" for
-standard input, optionally written with the prefix oci-tar:; the whole
-archive is verified, so no image name follows it.
+gets one summary line on standard output. ARCHIVE is a path, "-" for
+standard input, or an https://, http:// or s3:// location, optionally
+written with the prefix oci-tar:; the whole archive is verified, so no image
+name follows it.
 
 Example:
   ocitar verify images.tar`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runVerify(g, args[0], cmd.OutOrStdout())
+			return runVerify(g, &remoteOpts, args[0], cmd.OutOrStdout())
 		},
 	}
+	remoteOpts.addFlags(cmd.Flags(), "", "an https:// archive")
+	return cmd
 }
 
-func runVerify(g *globalOptions, path string, out io.Writer) error {
+func runVerify(g *globalOptions, e *endpointOptions, path string, out io.Writer) error {
 	path = strings.TrimPrefix(path, "oci-tar:")
-	rep := archive.Verify(path, g.archiveOptions())
+	rep, name, err := e.verify(g, path)
+	if err != nil {
+		return err
+	}
 	if len(rep.Problems) > 0 {
 		return problems(rep.Problems)
 	}
-	_, err := fmt.Fprintf(out, "%s: %s, %s, all verified\n", termsafe.String(path), count(rep.Images, "image"), count(rep.Blobs, "blob"))
+	_, err = fmt.Fprintf(out, "%s: %s, %s, all verified\n", termsafe.String(name), count(rep.Images, "image"), count(rep.Blobs, "blob"))
 	return err
 }
 

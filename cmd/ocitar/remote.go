@@ -1,0 +1,36 @@
+package main
+
+import (
+	"context"
+
+	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/source/remote"
+	"github.com/ocitar/ocitar/transport"
+)
+
+// openArchive opens the archive at location, a file or a remote location
+// reached with e's TLS settings. Its requests run as long as the command.
+func (e *endpointOptions) openArchive(g *globalOptions, location string) (*archive.Reader, error) {
+	sys, err := e.systemContext(g, true)
+	if err != nil {
+		return nil, err
+	}
+	return transport.OpenArchive(context.Background(), location, g.archiveOptions(), sys)
+}
+
+// verify verifies the archive at location and returns its report and the
+// name to print it by: a remote location without its secrets.
+func (e *endpointOptions) verify(g *globalOptions, location string) (archive.Report, string, error) {
+	if !remote.IsRemote(location) {
+		return archive.Verify(location, g.archiveOptions()), location, nil
+	}
+	sys, err := e.systemContext(g, true)
+	if err != nil {
+		return archive.Report{}, "", err
+	}
+	src, err := transport.OpenRemote(context.Background(), location, sys)
+	if err != nil {
+		return archive.Report{}, "", err
+	}
+	return archive.VerifySource(src, g.archiveOptions()), src.Name(), nil
+}
