@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/url"
@@ -15,7 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // Remote archives (issue 20): the archive of TestServePull on nginx and in
@@ -111,7 +115,7 @@ func remoteOcitar(t *testing.T, tr *remoteTranscript, env []string, args ...stri
 	t.Helper()
 	stdout, stderr, err := remoteOcitarResult(t, tr, env, args...)
 	if err != nil {
-		t.Fatalf("ocitar %s failed: %v\n  stderr: %s", args[0:min(len(args), 3)], err, stderr)
+		t.Fatalf("ocitar %s failed: %v\n  stderr: %s", remoteArgs(args), err, stderr)
 	}
 	return stdout
 }
@@ -123,12 +127,12 @@ func remoteOcitarFailing(t *testing.T, tr *remoteTranscript, env []string, args 
 	_, stderr, err := remoteOcitarResult(t, tr, env, args...)
 	var exit *exec.ExitError
 	if !errors.As(err, &exit) || exit.ExitCode() != 1 {
-		t.Fatalf("ocitar %s: want exit status 1, got %v\n  stderr: %s", args[0:min(len(args), 3)], err, stderr)
+		t.Fatalf("ocitar %s: want exit status 1, got %v\n  stderr: %s", remoteArgs(args), err, stderr)
 	}
 	line := strings.TrimSuffix(string(stderr), "\n")
-	t.Logf("ocitar %s: %s", args[0:min(len(args), 3)], line)
+	t.Logf("ocitar %s: %s", remoteArgs(args), line)
 	if line == "" || strings.Contains(line, "\n") {
-		t.Errorf("ocitar %s printed %q, want one line", args[0:min(len(args), 3)], stderr)
+		t.Errorf("ocitar %s printed %q, want one line", remoteArgs(args), stderr)
 	}
 	return line
 }
@@ -495,4 +499,156 @@ func fileSize(t *testing.T, path string) int64 {
 		t.Fatal(err)
 	}
 	return info.Size()
+}
+
+// remotePull is skopeo copying ref to a new dir: under t.TempDir(), from a
+// goroutine: it returns the directory, or skopeo's error and output.
+func remotePull(t *testing.T, ref string) (string, error) {
+	out := filepath.Join(t.TempDir(), "image")
+	cmd := command(t, nil, skopeo, "--insecure-policy", "copy", "-q", "--src-tls-verify=false", ref, "dir:"+out)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v: %s", err, bytes.TrimSpace(msg))
+	}
+	return out, nil
+}
+
+// TestRemoteOverwrite re-uploads the object ocitar serve serves, with
+// another archive, while skopeo pulls from it in two loops: every pull
+// that succeeded holds the old image, verified (skopeo checks each blob's
+// digest; its config and DiffIDs are the old image's), and the others
+// failed. After SIGHUP, ocitar serve serves the new archive's image.
+func TestRemoteOverwrite(t *testing.T) {
+	large := largeArchive(t, 64)
+	old := serveImage{name: largeImage}
+	old.config, old.diffIDs = storageConfig(t, nil, "oci-tar:"+large)
+	a := serveArchiveMake(t, t.TempDir())
+	s3 := remoteS3Start(t)
+	s3.put(t, "moving.tar", large)
+	s := serveStartEnv(t, t.TempDir(), s3.env(t, remoteSecretKey), "--cache-dir", t.TempDir(), "s3://"+remoteBucket+"/moving.tar")
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		pulled   []string
+		failures []string
+		uploaded atomic.Bool
+		after    atomic.Int64 // pulls begun after the upload
+	)
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 40 && after.Load() < 4; i++ {
+				began := uploaded.Load()
+				out, err := remotePull(t, "docker://"+s.host+"/"+largeImage)
+				mu.Lock()
+				if err != nil {
+					failures = append(failures, err.Error())
+				} else {
+					pulled = append(pulled, out)
+				}
+				mu.Unlock()
+				if began {
+					after.Add(1)
+				}
+			}
+		}()
+	}
+	// Re-upload once a blob is being served.
+	for i := 0; !bytes.Contains(readFile(t, s.log), []byte("/blobs/")); i++ {
+		if i == 200 {
+			t.Fatalf("ocitar serve logged no blob request within 10 s:\n%s", readFile(t, s.log))
+		}
+		<-time.After(50 * time.Millisecond)
+	}
+	s3.put(t, "moving.tar", a.path)
+	uploaded.Store(true)
+	wg.Wait()
+	t.Logf("%d pulls succeeded, %d failed: %v", len(pulled), len(failures), failures)
+	for _, out := range pulled {
+		config, diffIDs := readDirImage(t, out)
+		serveAssertImage(t, "skopeo copy", "while the object was replaced", old, config, diffIDs)
+	}
+
+	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	ref := "docker://" + s.host + "/" + a.app.name
+	var last error
+	for i := 0; ; i++ {
+		out, err := remotePull(t, ref)
+		if err == nil {
+			config, diffIDs := readDirImage(t, out)
+			serveAssertImage(t, "skopeo copy", ref+" after SIGHUP", a.app, config, diffIDs)
+			break
+		}
+		if last = err; i == 50 {
+			t.Fatalf("after SIGHUP, ocitar serve did not serve the new archive's %s: %v\n%s", ref, last, readFile(t, s.log))
+		}
+		<-time.After(100 * time.Millisecond)
+	}
+	for _, line := range strings.Split(string(readFile(t, s.log)), "\n") {
+		if strings.Contains(line, "chang") {
+			t.Logf("ocitar serve: %s", line)
+		}
+	}
+}
+
+// TestRemoteManyNodes runs three ocitar serve instances over one s3://
+// bundle, each with its own --cache-dir and a counting proxy between it
+// and versitygw, and pulls the bundle's 64 MiB image with 12 concurrent
+// skopeo clients, four per instance: every pull is verified, and each
+// instance fetches each blob from S3 once.
+func TestRemoteManyNodes(t *testing.T) {
+	large := largeArchive(t, 64)
+	want := serveImage{name: largeImage}
+	want.config, want.diffIDs = storageConfig(t, nil, "oci-tar:"+large)
+	s3 := remoteS3Start(t)
+	s3.put(t, "bundle.tar", large)
+	type node struct {
+		c    *remoteCounter
+		host string
+	}
+	var nodes []node
+	for range 3 {
+		c := remoteCountStart(t, s3.endpoint)
+		env := append(s3.env(t, remoteSecretKey), "AWS_ENDPOINT_URL="+c.url)
+		s := serveStartEnv(t, t.TempDir(), env, "--quiet", "--cache-dir", t.TempDir(), "s3://"+remoteBucket+"/bundle.tar")
+		nodes = append(nodes, node{c, s.host})
+	}
+	var wg sync.WaitGroup
+	outs, errs := make([]string, 12), make([]error, 12)
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = remotePull(t, "docker://"+nodes[i%3].host+"/"+largeImage)
+		}()
+	}
+	wg.Wait()
+	for i := range 12 {
+		if errs[i] != nil {
+			t.Errorf("pull #%d from node %d: %v", i, i%3, errs[i])
+			continue
+		}
+		config, diffIDs := readDirImage(t, outs[i])
+		serveAssertImage(t, "skopeo copy", "from node "+strconv.Itoa(i%3), want, config, diffIDs)
+	}
+	size := fileSize(t, large)
+	for i, n := range nodes {
+		t.Logf("node %d: %d requests, %d bytes from S3 (the bundle: %d bytes)", i, n.c.requests.Load(), n.c.bytes.Load(), size)
+		if got := n.c.bytes.Load(); got > size+2*remoteWindow {
+			t.Errorf("node %d fetched %d bytes from S3 for 4 pulls of a bundle of %d, want each blob once", i, got, size)
+		}
+	}
+}
+
+// remoteArgs is args for a message, each cut at its query string, which
+// in a presigned URL is a secret.
+func remoteArgs(args []string) string {
+	words := make([]string, len(args))
+	for i, a := range args {
+		words[i], _, _ = strings.Cut(a, "?")
+	}
+	return strings.Join(words, " ")
 }
