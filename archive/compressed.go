@@ -6,6 +6,9 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/ocitar/ocitar/internal/compression"
 	"github.com/ocitar/ocitar/source"
@@ -33,10 +36,28 @@ type Cache interface {
 // OpenSource opens the archive src holds: a tar, or a tar compressed with
 // gzip or zstd, which is read in place wherever it can be entered (see
 // Open).
+//
+// The blobs of a remote archive (a source.Streamer) are fetched whole into
+// Options.Cache on first use, verified, and served from there.
 func OpenSource(src source.Source, opts Options) (*Reader, error) {
+	opts.keep = keepsBlobs(src, opts)
+	r, err := openSource(src, opts)
+	if err != nil {
+		if opts.keep != nil {
+			opts.keep.close()
+		}
+		return nil, err
+	}
+	if r.kept != nil {
+		r.closers = append(r.closers, r.kept.close)
+	}
+	return r, nil
+}
+
+func openSource(src source.Source, opts Options) (*Reader, error) {
 	format, err := compression.DetectAt(src, 0, src.Size())
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+		return nil, inArchive(src.Name(), err)
 	}
 	switch format {
 	case compression.Gzip:
@@ -44,7 +65,20 @@ func OpenSource(src source.Source, opts Options) (*Reader, error) {
 	case compression.Zstd:
 		return openZstd(src, opts)
 	}
+	if _, remote := src.(source.Streamer); remote {
+		return openKept(src, remoteTarPass{}, opts)
+	}
 	return newNamedReader(src, src.Size(), src.Name(), opts)
+}
+
+// inArchive prefixes err with the archive's name, as every error of Open
+// starts, unless it starts so already: source/ and its format packages
+// name the file they read in their errors, which pass through as they are.
+func inArchive(name string, err error) error {
+	if strings.HasPrefix(err.Error(), name+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", name, err)
 }
 
 // openSpans reads the tar whose uncompressed content spans gives, indexed
@@ -63,11 +97,61 @@ func openSpansIndexed(src source.Source, format compression.Format, spans *sourc
 	if err := checkRatio(src, format, spans.Size(), opts); err != nil {
 		return nil, err
 	}
+	content := unnamedContent{spans, opts.keptFailed}
 	if idx == nil {
-		return newNamedReader(spans, spans.Size(), src.Name(), opts)
+		return newNamedReader(content, spans.Size(), src.Name(), opts)
 	}
-	return newIndexedReader(spans, idx, src.Name(), opts)
+	return newIndexedReader(content, idx, src.Name(), opts)
 }
+
+// unnamedContent is the uncompressed content of a compressed archive, as
+// a Reader reads it: its errors, which a Source's name the archive, do
+// not, since the Reader names it in every error with what it was reading
+// (the archive, the entry, the blob).
+type unnamedContent struct {
+	*source.Spans
+	// keptFailed, when the spans come from what the cache kept, drops that
+	// after a failed read, and tells whether the open is done (the read
+	// is a later one, whose error should say so).
+	keptFailed func() bool
+}
+
+func (c unnamedContent) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.Spans.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		if prefix := c.Name() + ": "; strings.HasPrefix(err.Error(), prefix) {
+			err = unnamedError{err, len(prefix)}
+		}
+		if c.keptFailed != nil && c.keptFailed() {
+			err = fmt.Errorf("%w (read through its index in the cache, now removed: the next open builds it again)", err)
+		}
+	}
+	return n, err
+}
+
+// namedContent is the content of a compressed archive read for a section
+// of one entry, whose errors name the archive and the entry.
+type namedContent struct {
+	unnamedContent
+	name string // the archive's and the entry's
+}
+
+func (c namedContent) ReadAt(p []byte, off int64) (int, error) {
+	n, err := c.unnamedContent.ReadAt(p, off)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%s: %w", c.name, err)
+	}
+	return n, err
+}
+
+// unnamedError is err without the name it starts with.
+type unnamedError struct {
+	err  error
+	name int // bytes of the name, and the ": " after it
+}
+
+func (e unnamedError) Error() string { return e.err.Error()[e.name:] }
+func (e unnamedError) Unwrap() error { return e.err }
 
 // checkRatio refuses an archive whose index says it expands beyond the bound
 // on decompression, as a decompression bomb would.
@@ -111,8 +195,19 @@ func openKept(src source.Source, p pass, opts Options) (*Reader, error) {
 	defer unlock()
 	kept, err := c.ReadIndex(key)
 	if err == nil {
-		r, rerr := p.reopen(src, kept, opts)
+		// A kept index that fits the archive's sizes but is stale or
+		// forged is found out where a read passes what it gets wrong,
+		// which may be long after the open: that read drops it.
+		reopts := opts
+		var drop sync.Once
+		var opened atomic.Bool
+		reopts.keptFailed = func() bool {
+			drop.Do(func() { c.RemoveIndex(key) })
+			return opened.Load()
+		}
+		r, rerr := p.reopen(src, kept, reopts)
 		if rerr == nil {
+			opened.Store(true)
 			return r, nil
 		}
 		err = rerr

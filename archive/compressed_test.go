@@ -3,6 +3,7 @@ package archive_test
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"io"
 	"io/fs"
@@ -16,7 +17,10 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ocitar/ocitar/archive"
 	"github.com/ocitar/ocitar/cache"
+	"github.com/ocitar/ocitar/internal/malicious"
 	"github.com/ocitar/ocitar/internal/testimage"
+	"github.com/ocitar/ocitar/source/gzindex"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // compressedForm makes one compressed form of a tar.
@@ -193,6 +197,16 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 	}{
 		{"forged gzip index", gzipped, overwrite([]byte("garbage")), "does not fit"},
 		{"forged files index", zstdStream, overwrite([]byte("garbage")), "does not fit"},
+		{"gzip index pointing outside the archive", gzipped, forgeGzipIndex(func(t *testing.T, gi *gzindex.Index, _ []archive.Entry) {
+			gi.Checkpoints[len(gi.Checkpoints)-1].Compressed = gi.Compressed + 1<<20
+		}), "does not fit"},
+		{"gzip index whose checkpoints are shifted", gzipped, forgeGzipIndex(func(t *testing.T, gi *gzindex.Index, _ []archive.Entry) {
+			for i, cp := range gi.Checkpoints {
+				if !cp.MemberStart {
+					gi.Checkpoints[i].Compressed++
+				}
+			}
+		}), "does not fit"},
 		{"gzip index of another file", gzipped, swapContent(gzipped), ""},
 		{"files index of another file", zstdStream, swapContent(zstdStream), ""},
 	}
@@ -219,6 +233,113 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 				t.Errorf("notices %q, want one saying %q", notices, tt.said)
 			}
 		})
+	}
+}
+
+// forgeGzipIndex changes the checkpoints of the cached gzip index and
+// stores it again, in a valid envelope of the cache and of the index: only
+// the archive tells it does not fit. forge is given the archive's entries.
+func forgeGzipIndex(forge func(t *testing.T, gi *gzindex.Index, entries []archive.Entry)) func(*testing.T, string, string) {
+	return func(t *testing.T, indexPath, archivePath string) {
+		t.Helper()
+		c, err := cache.Open(filepath.Dir(filepath.Dir(indexPath)), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := archive.Open(archivePath, archive.Options{Cache: c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries := r.Entries()
+		r.Close()
+		key := filepath.Base(indexPath)
+		kept, err := c.ReadIndex(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// What the cache keeps of a gzip: the index's length as a uvarint,
+		// the index, the tar's entries.
+		n, w := binary.Uvarint(kept)
+		gi := new(gzindex.Index)
+		if err := gi.UnmarshalBinary(kept[w : w+int(n)]); err != nil {
+			t.Fatal(err)
+		}
+		forge(t, gi, entries)
+		index, err := gi.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		forged := append(binary.AppendUvarint(nil, uint64(len(index))), index...)
+		if err := c.WriteIndex(key, append(forged, kept[w+int(n):]...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestCachedIndexFailingARead: a cached gzip index that fits the archive
+// everywhere the open reads, but lies about a checkpoint inside a large
+// blob, is found out by the read that passes that checkpoint. That read
+// fails, naming the file, the blob and the mismatch, and drops the index,
+// so that the next open builds it again and reads every blob.
+func TestCachedIndexFailingARead(t *testing.T) {
+	plain := twoImageTar(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.tar.gz")
+	os.WriteFile(path, gzipped(t, plain), 0o644)
+	c, err := cache.Open(filepath.Join(dir, "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, path, archive.Options{Cache: c})
+	indexes, _ := filepath.Glob(filepath.Join(c.Dir(), "index", "*"))
+	if len(indexes) != 1 {
+		t.Fatalf("cache indexes: %v", indexes)
+	}
+	var large archive.Entry
+	forgeGzipIndex(func(t *testing.T, gi *gzindex.Index, entries []archive.Entry) {
+		for _, e := range entries {
+			if e.Size > large.Size {
+				large = e
+			}
+		}
+		for i, cp := range gi.Checkpoints {
+			if !cp.MemberStart && cp.Uncompressed > large.Offset+1<<20 && cp.Uncompressed < large.Offset+large.Size {
+				gi.Checkpoints[i].Compressed++
+				return
+			}
+		}
+		t.Fatalf("no checkpoint inside %s", large.Name)
+	})(t, indexes[0], path)
+
+	var notices []string
+	r, err := archive.Open(path, archive.Options{Cache: c, Notice: func(m string) { notices = append(notices, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(notices) != 0 {
+		t.Errorf("the open said %q", notices)
+	}
+	var failed []error
+	for _, b := range r.Images()[0].Blobs {
+		rc, _, err := r.OpenBlob(b.Digest)
+		if err == nil {
+			_, err = io.Copy(io.Discard, rc)
+			rc.Close()
+		}
+		if err != nil {
+			failed = append(failed, err)
+		}
+	}
+	r.Close()
+	if len(failed) != 1 || !errors.Is(failed[0], gzindex.ErrIndexMismatch) || !strings.HasPrefix(failed[0].Error(), path+": "+large.Name+": ") {
+		t.Errorf("blobs fail with %v, want one error naming %s and %s: %v", failed, path, large.Name, gzindex.ErrIndexMismatch)
+	}
+	if _, err := os.Stat(indexes[0]); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the lying index is still in the cache: %v", err)
+	}
+	readAll(t, path, archive.Options{Cache: c})
+	if kept := cacheFiles(t, c.Dir()); len(kept) != 1 {
+		t.Errorf("the cache holds %v, want the index built again", kept)
 	}
 }
 
@@ -270,5 +391,99 @@ func TestRecompressRefusesNonTar(t *testing.T) {
 	err := archive.Recompress(strings.NewReader(strings.Repeat("x", 2000)), io.Discard, archive.Zstd, archive.Options{})
 	if !errors.Is(err, archive.ErrNotArchive) {
 		t.Fatalf("Recompress: %v, want ErrNotArchive", err)
+	}
+}
+
+// TestCorruptBlobAlone: a compressed archive whose frame or member holding
+// one blob's data is corrupt (the cases of the malicious corpus) opens, and
+// serves every other blob; that blob fails with an error naming the file and
+// its entry, in the content decoded and through its section alike.
+func TestCorruptBlobAlone(t *testing.T) {
+	for _, name := range []string{"corrupt-deflate-block.tar.gz", "corrupt-zstd-frame.tar.zst", "gzip-wrong-crc.tar.gz", "gzip-wrong-isize.tar.gz"} {
+		t.Run(name, func(t *testing.T) {
+			path, err := filepath.Abs(filepath.Join("../testdata/malicious", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := archive.Open(path, archive.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			var failed []string
+			for _, b := range r.Images()[0].Blobs {
+				rc, _, err := r.OpenBlob(b.Digest)
+				if err == nil {
+					_, err = io.Copy(io.Discard, rc)
+					rc.Close()
+				}
+				sec, serr := r.BlobSection(b.Digest)
+				if serr == nil {
+					_, serr = io.Copy(io.Discard, sec)
+				}
+				if (err == nil) != (serr == nil) {
+					t.Errorf("blob %s: OpenBlob: %v, its section: %v", b.Digest, err, serr)
+				}
+				if err == nil {
+					continue
+				}
+				failed = append(failed, b.MediaType)
+				entry := "blobs/sha256/" + b.Digest.Encoded()
+				for _, err := range []error{err, serr} {
+					if msg := err.Error(); !strings.HasPrefix(msg, path+": "+entry+": ") || strings.Count(msg, path) != 1 {
+						t.Errorf("blob %s: %q, want an error naming %s once, then %s", b.Digest, msg, path, entry)
+					}
+				}
+			}
+			if len(failed) != 1 || failed[0] != "application/vnd.oci.image.layer.v1.tar" {
+				t.Errorf("the blobs that fail are of %v, want the layer alone", failed)
+			}
+		})
+	}
+}
+
+// putCounter is a cache that counts the blobs it added.
+type putCounter struct {
+	*cache.Cache
+	added int
+}
+
+func (c *putCounter) Put(r io.Reader, want digest.Digest) (digest.Digest, int64, bool, error) {
+	d, n, added, err := c.Cache.Put(r, want)
+	if added {
+		c.added++
+	}
+	return d, n, added, err
+}
+
+// TestCompressedCorpusLeavesCacheEmpty: whatever a compressed case of the
+// malicious corpus makes fail, nothing is left in the cache: an index built
+// for it is not kept, and an extraction that fails after putting files
+// removes them (corrupt-single-frame.tar.zst fails at the end of its frame).
+func TestCompressedCorpusLeavesCacheEmpty(t *testing.T) {
+	for _, c := range malicious.Cases() {
+		if !strings.HasSuffix(c.Name, ".gz") && !strings.HasSuffix(c.Name, ".zst") {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			path, err := filepath.Abs(filepath.Join("../testdata/malicious", c.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cc, err := cache.Open(t.TempDir(), 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			counter := &putCounter{Cache: cc}
+			if rep := archive.Verify(path, archive.Options{Cache: counter, TempDir: t.TempDir()}); len(rep.Problems) != 1 {
+				t.Fatalf("problems %v, want one", rep.Problems)
+			}
+			if files := cacheFiles(t, cc.Dir()); len(files) != 0 {
+				t.Errorf("the cache holds %v", slices.Sorted(maps.Keys(files)))
+			}
+			if c.Name == "corrupt-single-frame.tar.zst" && counter.added == 0 {
+				t.Error("the extraction put nothing into the cache before it failed: nothing to undo")
+			}
+		})
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 
 	"github.com/ocitar/ocitar/internal/testimage"
@@ -60,23 +61,11 @@ func TestEntryTableRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a, b := (indexedNames{idx}).entries(), (indexedNames{back}).entries(); !equalEntries(a, b) {
+			if a, b := (indexedNames{idx}).entries(), (indexedNames{back}).entries(); !slices.Equal(a, b) {
 				t.Errorf("index rebuilt from the table:\n%v\nwant\n%v", b, a)
 			}
 		})
 	}
-}
-
-func equalEntries(a, b []Entry) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 func TestDecodeEntriesRefuses(t *testing.T) {

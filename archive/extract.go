@@ -29,7 +29,7 @@ func (extractPass) build(src source.Source, opts Options) (*Reader, []byte, erro
 	idx, err := x.read(src, opts)
 	if err != nil {
 		x.undo()
-		return nil, nil, fmt.Errorf("%s: %w", src.Name(), err)
+		return nil, nil, inArchive(src.Name(), err)
 	}
 	r, err := x.reader(idx, src.Name(), opts)
 	if err != nil {
@@ -101,7 +101,7 @@ func (x *extraction) put(e *Entry, content io.Reader) error {
 	if e.Type == tar.TypeReg {
 		d, n, added, err := x.cache.Put(content, "")
 		if err != nil {
-			return fmt.Errorf("%s: %w", e.Name, err)
+			return fmt.Errorf("entry %q: %w", e.Name, err)
 		}
 		if added {
 			x.added = append(x.added, d)

@@ -59,14 +59,18 @@ type tarFiles struct {
 	ra io.ReaderAt
 }
 
-// open reads an entry as one stream of ra when ra is a source.Streamer (one
-// request of a remote archive), else through ReadAt.
+// streamFrom is the size from which an entry of a source.Streamer is read
+// as one stream: a smaller one is likely in a window its ReadAt keeps.
+const streamFrom = 1 << 20
+
+// open reads a large entry as one stream of ra when ra is a
+// source.Streamer (one request of a remote archive), else through ReadAt.
 func (f tarFiles) open(name string) (io.ReadCloser, int64, error) {
 	e, err := f.idx.resolve(name, false)
 	if err != nil {
 		return nil, 0, err
 	}
-	if s, ok := f.ra.(source.Streamer); ok && e.Size > 0 {
+	if s, ok := f.ra.(source.Streamer); ok && e.Size >= streamFrom {
 		rc, err := s.OpenRange(context.Background(), e.Offset, e.Size)
 		return rc, e.Size, err
 	}

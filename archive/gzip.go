@@ -24,13 +24,13 @@ func openGzip(src source.Source, opts Options) (*Reader, error) {
 	case err == nil:
 		spans, err := gzindex.Open(src, idx)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", src.Name(), err)
+			return nil, inArchive(src.Name(), err)
 		}
 		return openSpans(src, compression.Gzip, spans, nil, opts)
 	case errors.Is(err, gzindex.ErrNoTable):
 		return openKept(src, gzipPass{}, opts)
 	}
-	return nil, fmt.Errorf("%s: %w", src.Name(), err)
+	return nil, inArchive(src.Name(), err)
 }
 
 // gzipPass indexes a gzip in one pass: checkpoints of the inflate state at
@@ -56,11 +56,11 @@ func (gzipPass) build(src source.Source, opts Options) (*Reader, []byte, error) 
 		return nil
 	})
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", src.Name(), err)
+		return nil, nil, inArchive(src.Name(), err)
 	}
 	gi, err := ix.Finish()
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", src.Name(), err)
+		return nil, nil, inArchive(src.Name(), err)
 	}
 	r, err := openGzipIndexed(src, gi, idx, opts)
 	if err != nil {
@@ -69,7 +69,7 @@ func (gzipPass) build(src source.Source, opts Options) (*Reader, []byte, error) 
 	kept, err := keepGzip(gi, entries)
 	if err != nil {
 		r.Close()
-		return nil, nil, fmt.Errorf("%s: %w", src.Name(), err)
+		return nil, nil, inArchive(src.Name(), err)
 	}
 	return r, kept, nil
 }
@@ -90,7 +90,7 @@ func (gzipPass) reopen(src source.Source, kept []byte, opts Options) (*Reader, e
 func openGzipIndexed(src source.Source, gi *gzindex.Index, idx *tarIndex, opts Options) (*Reader, error) {
 	spans, err := gzindex.Open(src, gi)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+		return nil, inArchive(src.Name(), err)
 	}
 	return openSpans(src, compression.Gzip, spans, idx, opts)
 }

@@ -39,7 +39,11 @@ type Options struct {
 	// it is done.
 	Context context.Context
 
-	problems *[]error // set by Verify: report problems and go on where possible
+	problems *[]error   // set by Verify: report problems and go on where possible
+	keep     *keptBlobs // set by OpenSource for a remote archive, before its layout is read
+	// keptFailed, set by openKept for a reopen, is called when a read of the
+	// content through what the cache kept fails (see unnamedContent).
+	keptFailed func() bool
 }
 
 // Defaults of Options. DefaultMaxEntries is far above the 2,000 blobs of the
@@ -91,6 +95,7 @@ type Reader struct {
 	indexRead int64
 	closers   []func() error
 
+	kept      *keptBlobs // the blobs of a remote archive, kept in the cache; nil for others
 	blobs     map[digest.Digest]blobSource
 	synthetic map[digest.Digest][]byte
 	types     map[digest.Digest]string // media types of the manifests and indexes met
@@ -166,7 +171,7 @@ func NewReader(ra io.ReaderAt, size int64) (*Reader, error) {
 func newNamedReader(ra io.ReaderAt, size int64, name string, opts Options) (*Reader, error) {
 	idx, n, err := indexTar(ra, size, opts)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inArchive(name, err)
 	}
 	r, err := newFilesReader(tarFiles{indexedNames: indexedNames{idx}, ra: ra}, name, opts)
 	if err != nil {
@@ -179,12 +184,12 @@ func newNamedReader(ra io.ReaderAt, size int64, name string, opts Options) (*Rea
 // newFilesReader reads the image layout that files hold.
 func newFilesReader(files layoutFiles, name string, opts Options) (*Reader, error) {
 	r := &Reader{
-		opts: opts, name: name, files: files,
+		opts: opts, name: name, files: files, kept: opts.keep,
 		blobs: map[digest.Digest]blobSource{}, synthetic: map[digest.Digest][]byte{},
 		types: map[digest.Digest]string{},
 	}
 	if err := r.load(); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+		return nil, inArchive(name, err)
 	}
 	return r, nil
 }
@@ -276,6 +281,42 @@ func (r *Reader) openBlob(d digest.Digest) (io.ReadCloser, int64, string, error)
 	if m, ok := r.synthetic[d]; ok {
 		return io.NopCloser(bytes.NewReader(m)), int64(len(m)), "manifest " + d.String(), nil
 	}
+	if r.kept != nil {
+		return r.openKept(d)
+	}
+	return r.openStored(d)
+}
+
+// openKept returns blob d from the cache, fetching it into the cache first.
+func (r *Reader) openKept(d digest.Digest) (io.ReadCloser, int64, string, error) {
+	sec, err := r.keptSection(d)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	return io.NopCloser(sec), sec.Size(), r.blobs[d].entry, nil
+}
+
+func (r *Reader) keptSection(d digest.Digest) (*io.SectionReader, error) {
+	src, ok := r.blobs[d]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrMissingBlob, d)
+	}
+	f, err := r.kept.file(d, func() (io.ReadCloser, error) {
+		rc, _, _, err := r.openStored(d)
+		return rc, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.entry, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", src.entry, err)
+	}
+	return io.NewSectionReader(f, 0, st.Size()), nil
+}
+
+// openStored returns blob d as the archive stores it.
+func (r *Reader) openStored(d digest.Digest) (io.ReadCloser, int64, string, error) {
 	src, ok := r.blobs[d]
 	if !ok {
 		return nil, 0, "", fmt.Errorf("%w: %s", ErrMissingBlob, d)
@@ -296,9 +337,17 @@ func (r *Reader) openBlob(d digest.Digest) (io.ReadCloser, int64, string, error)
 }
 
 // BlobSection gives random access to the stored bytes of blob d of a tar
-// archive, unverified. Blobs that are decompressed on the fly (compressed
+// archive, unverified; of a remote one, to the copy kept in the cache,
+// fetched and verified on first use. Blobs that are decompressed on the fly (compressed
 // legacy docker-save layers) and those of a directory have no section.
 func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
+	if r.kept != nil {
+		sec, err := r.keptSection(d)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", r.name, err)
+		}
+		return sec, nil
+	}
 	tar, isTar := r.files.(tarFiles)
 	if !isTar {
 		return nil, fmt.Errorf("%s: blob %s: not a tar archive; open it with OpenBlob", r.name, d)
@@ -313,6 +362,11 @@ func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
 	sec, err := tar.section(src.entry)
 	if err != nil {
 		return nil, fmt.Errorf("%s: blob %s: %w", r.name, d, err)
+	}
+	if content, ok := tar.ra.(unnamedContent); ok {
+		// What reads the section names neither the archive nor the entry.
+		_, off, n := sec.Outer()
+		sec = io.NewSectionReader(namedContent{content, r.name + ": " + src.entry}, off, n)
 	}
 	return sec, nil
 }

@@ -33,16 +33,36 @@ type tarIndex struct {
 // countingReader is an io.ReadSeeker over an io.ReaderAt that counts the bytes it reads.
 // archive/tar skips entry data by seeking when its reader can seek, so the index is
 // built from the headers alone.
+//
+// archive/tar still reads the last byte of the data it seeks past, so that a
+// file cut short fails there, and the padding after it. indexEntries finds a
+// file cut short from the sizes, before the skip, and in a compressed archive
+// those reads would decode the frame, or inflate from the checkpoint, that
+// holds the end of each entry: up to a few MiB for each, and a frame that
+// does not decode would fail the whole archive rather than the one blob it
+// holds. So reads up to skipTo, which indexEntries sets past the data of the
+// entry it indexed, are answered with zeros without reading: they are of
+// bytes archive/tar discards.
 type countingReader struct {
 	*io.SectionReader
-	n int64
+	n      int64
+	skipTo int64
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
+	if pos := c.position(); pos < c.skipTo {
+		n := int(min(int64(len(p)), c.skipTo-pos))
+		clear(p[:n])
+		c.SectionReader.Seek(int64(n), io.SeekCurrent)
+		return n, nil
+	}
 	n, err := c.SectionReader.Read(p)
 	c.n += int64(n)
 	return n, err
 }
+
+// skip tells c that archive/tar discards what lies before end.
+func (c *countingReader) skip(end int64) { c.skipTo = end }
 
 func (c *countingReader) position() int64 {
 	pos, _ := c.Seek(0, io.SeekCurrent)
@@ -85,12 +105,17 @@ func indexEntries(r positionReader, size int64, opts Options, added func(e *Entr
 	idx := &tarIndex{entries: map[string]*Entry{}, duplicates: map[string]bool{}}
 	tr := tar.NewReader(r)
 	var end int64 // where the last entry's data blocks end
-	err := eachHeader(tr, opts, func(hdr *tar.Header) error {
+	var last string
+	var visitFailed bool
+	visit := func(hdr *tar.Header) error {
 		offset := r.position()
 		if size >= 0 && physicalSize(hdr) > size-offset {
 			return fmt.Errorf("%w: truncated: entry %q declares %d bytes, %d remain in the file", ErrNotArchive, hdr.Name, physicalSize(hdr), size-offset)
 		}
 		end = offset + blocks(physicalSize(hdr))
+		if s, ok := r.(*countingReader); ok && added == nil {
+			s.skip(end)
+		}
 		e, err := idx.addHeader(hdr, offset)
 		// An ambiguous index.json or manifest.json leaves nothing to verify.
 		if err != nil && (errors.Is(err, ErrAmbiguousEntry) || !opts.report(err)) {
@@ -100,7 +125,18 @@ func indexEntries(r positionReader, size int64, opts Options, added func(e *Entr
 			return nil
 		}
 		return added(e, tr)
+	}
+	err := eachHeader(tr, opts, func(hdr *tar.Header) error {
+		last = hdr.Name
+		err := visit(hdr)
+		visitFailed = err != nil
+		return err
 	})
+	// A stream that fails inside the data of an entry, which archive/tar
+	// read to skip it, fails in that entry.
+	if err != nil && size < 0 && !visitFailed && last != "" && r.position() < end {
+		return nil, fmt.Errorf("entry %q: %w", last, err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +160,7 @@ func eachHeader(tr *tar.Reader, opts Options, visit func(hdr *tar.Header) error)
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrNotArchive, err)
+			return notTar(err)
 		}
 		if count > opts.maxEntries() {
 			return fmt.Errorf("%w: more than %d tar entries (limit: Options.MaxEntries)", ErrTooLarge, opts.maxEntries())
@@ -133,6 +169,19 @@ func eachHeader(tr *tar.Reader, opts Options, visit func(hdr *tar.Header) error)
 			return err
 		}
 	}
+}
+
+// notTar is the error of a tar that archive/tar cannot read: ErrNotArchive,
+// unless what it read from says what is wrong already, as a compressed
+// archive's decoder does (a corrupt frame, a bomb, a member of the wrong
+// CRC32 or size).
+func notTar(err error) error {
+	for _, kind := range []error{ErrNotArchive, ErrTooLarge, ErrDigestMismatch, ErrSizeMismatch, ErrInvalidMetadata} {
+		if errors.Is(err, kind) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrNotArchive, err)
 }
 
 const blockSize = 512

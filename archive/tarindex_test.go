@@ -609,3 +609,45 @@ func TestIndexTarReadsOnlyHeaders(t *testing.T) {
 	}
 	t.Logf("indexing %d bytes read %d", ra.Size(), n)
 }
+
+// dataRefusing fails every read that touches the data of an entry, as the
+// content of a compressed archive fails a read of a frame that does not decode.
+type dataRefusing struct {
+	ra   io.ReaderAt
+	data [][2]int64 // start and end of each entry's data blocks
+}
+
+func (d dataRefusing) ReadAt(p []byte, off int64) (int, error) {
+	for _, r := range d.data {
+		if off < r[1] && off+int64(len(p)) > r[0] {
+			return 0, fmt.Errorf("read of %d bytes at %d, in the data at %d-%d", len(p), off, r[0], r[1])
+		}
+	}
+	return d.ra.ReadAt(p, off)
+}
+
+// TestIndexTarSkipsEntryData: indexing reads no byte of entry data, not even
+// the last byte of each that archive/tar reads after seeking past it, so that
+// a frame holding only data that does not decode fails that blob alone.
+func TestIndexTarSkipsEntryData(t *testing.T) {
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	var data [][2]int64
+	for i, size := range []int{1000, 513, 512, 1, 4096} {
+		tw.WriteHeader(&tar.Header{Name: fmt.Sprintf("f%d", i), Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(size)})
+		tw.Flush()
+		start := int64(buf.Len())
+		tw.Write(bytes.Repeat([]byte{'x'}, size))
+		tw.Flush()
+		data = append(data, [2]int64{start, int64(buf.Len())})
+	}
+	tw.Close()
+	ra := dataRefusing{bytes.NewReader(buf.Bytes()), data}
+	idx, _, err := indexTar(ra, int64(buf.Len()), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(idx.entries) != 5 {
+		t.Errorf("%d entries, want 5", len(idx.entries))
+	}
+}

@@ -2,7 +2,6 @@ package archive
 
 import (
 	"errors"
-	"fmt"
 
 	"github.com/ocitar/ocitar/internal/compression"
 	"github.com/ocitar/ocitar/source"
@@ -27,11 +26,11 @@ func openZstd(src source.Source, opts Options) (*Reader, error) {
 		return openKept(src, extractPass{}, opts)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+		return nil, inArchive(src.Name(), err)
 	}
 	spans, err := zstdseek.Open(src, frames, zstdseek.Options{MaxRatio: opts.maxSpoolRatio()})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", src.Name(), err)
+		return nil, inArchive(src.Name(), err)
 	}
 	return openSpans(src, compression.Zstd, spans, nil, opts)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -85,7 +86,8 @@ const (
 // TestMaliciousCorpus runs copy and verify on every hostile archive of the
 // corpus (the Large ones generated here): each must exit 1 with one line on
 // stderr naming the file and the problem, within the hang guard, under 256 MiB
-// of peak memory, leaving nothing in TMPDIR or the destination directory.
+// of peak memory, leaving nothing in TMPDIR, the destination directory or
+// the index files and blobs of its --cache-dir.
 func TestMaliciousCorpus(t *testing.T) {
 	for _, c := range malicious.Cases() {
 		t.Run(c.Name, func(t *testing.T) {
@@ -96,8 +98,8 @@ func TestMaliciousCorpus(t *testing.T) {
 				"verify": {"verify", path},
 			}
 			for _, name := range []string{"copy", "verify"} {
-				tmp := t.TempDir()
-				stderr, rss := runHostile(t, commands[name], tmp)
+				tmp, cacheDir := t.TempDir(), t.TempDir()
+				stderr, rss := runHostile(t, append([]string{"--cache-dir", cacheDir}, commands[name]...), tmp)
 				lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
 				if len(lines) != 1 || !strings.Contains(lines[0], path) || !strings.Contains(lines[0], c.Problem) {
 					t.Errorf("%s: stderr %q, want one line naming %s and %q", name, stderr, path, c.Problem)
@@ -107,7 +109,22 @@ func TestMaliciousCorpus(t *testing.T) {
 				}
 				assertEmpty(t, tmp)
 				assertEmpty(t, dest)
+				assertNoFiles(t, filepath.Join(cacheDir, "index"), filepath.Join(cacheDir, "blobs"), filepath.Join(cacheDir, "tmp"))
 			}
+		})
+	}
+}
+
+// assertNoFiles fails for every file under dirs, which may be missing;
+// directories are allowed.
+func assertNoFiles(t *testing.T, dirs ...string) {
+	t.Helper()
+	for _, dir := range dirs {
+		filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err == nil && !d.IsDir() {
+				t.Errorf("%s is left after a failed command", path)
+			}
+			return nil
 		})
 	}
 }

@@ -3,6 +3,7 @@ package compression
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -82,15 +83,20 @@ func Decompress(r io.Reader, c Format) (io.ReadCloser, error) {
 	return io.NopCloser(r), nil
 }
 
-// byteCounter counts the bytes read through it.
+// byteCounter counts the bytes read through it, and keeps the error of
+// the reader it reads, if any.
 type byteCounter struct {
-	r io.Reader
-	n int64
+	r   io.Reader
+	n   int64
+	err error
 }
 
 func (c *byteCounter) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.n += int64(n)
+	if err != nil && err != io.EOF {
+		c.err = err
+	}
 	return n, err
 }
 
@@ -111,7 +117,7 @@ func OpenDecompressed(r io.Reader, bufSize int, ratio int64) (io.ReadCloser, For
 		return stream, c, err
 	}
 	consumed := func() int64 { return compressed.n - int64(br.Buffered()) }
-	return &boundedReader{ReadCloser: stream, format: c, consumed: consumed, ratio: ratio}, c, nil
+	return &boundedReader{ReadCloser: stream, format: c, consumed: consumed, source: compressed, ratio: ratio}, c, nil
 }
 
 // boundedReader is a decompressed stream that stops a decompression bomb.
@@ -119,6 +125,7 @@ type boundedReader struct {
 	io.ReadCloser
 	format   Format
 	consumed func() int64 // compressed bytes read so far
+	source   *byteCounter
 	ratio    int64
 	n        int64
 }
@@ -128,6 +135,12 @@ func (b *boundedReader) Read(p []byte) (int, error) {
 	b.n += int64(n)
 	if err := CheckRatio(b.format, b.ratio, b.n, b.consumed()); err != nil {
 		return n, err
+	}
+	if err != nil && err != io.EOF && b.source.err == nil { // the decoder's, not the reader's
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return n, fmt.Errorf("%w: truncated: the %s data ends after %d compressed bytes: %w", errkind.ErrNotArchive, b.format, b.consumed(), err)
+		}
+		return n, fmt.Errorf("%w: corrupt %s data, before compressed offset %d: %w", errkind.ErrNotArchive, b.format, b.consumed(), err)
 	}
 	return n, err
 }

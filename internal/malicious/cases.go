@@ -98,6 +98,17 @@ func Cases() []Case {
 		}},
 		{"gzip-bomb.tar.gz", "decompression bomb", false, func() ([]byte, error) { return bomb(newGzip, 64<<20) }},
 		{"zstd-bomb.tar.zst", "decompression bomb", false, func() ([]byte, error) { return bomb(newZstd, 1<<30) }},
+		{"truncated-foreign.tar.gz", "truncated", false, cutInHalf(foreignGzip)},
+		{"truncated-ocitar.tar.zst", "truncated", false, cutInHalf(ocitarZstd)},
+		{"truncated-single-frame.tar.zst", "truncated", false, cutInHalf(singleFrameZstd)},
+		{"corrupt-deflate-block.tar.gz", "corrupt deflate data", false, corruptDeflateBlock},
+		{"corrupt-zstd-frame.tar.zst", "does not decode", false, corruptZstdFrame},
+		{"corrupt-single-frame.tar.zst", "corrupt zstd data", false, corruptSingleFrame},
+		{"gzip-wrong-crc.tar.gz", "CRC32", false, gzipTrailer(0)},
+		{"gzip-wrong-isize.tar.gz", "its trailer says", false, gzipTrailer(4)},
+		{"seek-table-sizes-do-not-add-up.tar.zst", "come before it", false, seekTableSizesDoNotAddUp},
+		{"seek-table-shifted-frames.tar.zst", "no zstd frame starts there", false, seekTableShiftedFrames},
+		{"seek-table-larger-than-file.tar.zst", "more than the file's", false, seekTableLargerThanFile},
 		{"too-many-entries.tar", "more than 100000 tar entries", true, tooManyEntries},
 		{"index-json-too-large.tar", "the limit is", true, withLayout(func(l *layout) {
 			l.replace("index.json", padJSON(indexJSON(l.manifest), maxMetadataSize+1))

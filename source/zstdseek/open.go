@@ -161,7 +161,10 @@ func (r *frameReader) decodeError(err error) error {
 	if r.in.err != nil {
 		return fmt.Errorf("reading the zstd frame at offset %d: %w", r.frames[0].CompressedOffset, r.in.err)
 	}
-	return r.frameError("%v", err)
+	if r.in.n >= 4 && binary.LittleEndian.Uint32(r.in.head[:]) != frameMagic {
+		return r.frameError("no zstd frame starts there, where the seek table puts one")
+	}
+	return r.frameError("it does not decode: %v", err)
 }
 
 func (r *frameReader) frameError(format string, args ...any) error {

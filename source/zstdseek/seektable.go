@@ -66,7 +66,7 @@ func readFooter(src source.Source) (uint32, byte, error) {
 		return 0, 0, fmt.Errorf("%s: %w", src.Name(), ErrNotSeekable)
 	}
 	if len(footer) < footerSize {
-		return 0, 0, notArchive(src, "zstd seek table footer cut short: the file has %d bytes", src.Size())
+		return 0, 0, notArchive(src, "truncated: a zstd seek table footer in a file of %d bytes", src.Size())
 	}
 	desc := footer[4]
 	if desc&reservedBits != 0 {

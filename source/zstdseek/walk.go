@@ -87,7 +87,7 @@ func measure(dec *zstd.Decoder, src source.Source, f Frame, c *content) error {
 	case in.err != nil:
 		return fmt.Errorf("%s: reading the zstd frame at offset %d: %w", src.Name(), f.CompressedOffset, in.err)
 	case err != nil && !errors.Is(err, errTooMuch):
-		return notArchive(src, "zstd frame of %d bytes at offset %d: %v", f.CompressedSize, f.CompressedOffset, err)
+		return notArchive(src, "zstd frame of %d bytes at offset %d: it does not decode: %v", f.CompressedSize, f.CompressedOffset, err)
 	}
 	return err
 }
@@ -154,7 +154,7 @@ func walkFrame(w *window, off int64) (f Frame, next int64, err error) {
 	if h.Skippable {
 		next = off + int64(h.HeaderSize) + int64(h.SkippableSize)
 		if next > w.src.Size() {
-			return Frame{}, 0, notArchive(w.src, "skippable frame at offset %d runs %d bytes past the end of the file", off, next-w.src.Size())
+			return Frame{}, 0, notArchive(w.src, "truncated: the skippable frame at offset %d runs %d bytes past the end of the file", off, next-w.src.Size())
 		}
 		return Frame{}, next, nil
 	}
@@ -169,7 +169,7 @@ func walkFrame(w *window, off int64) (f Frame, next int64, err error) {
 		end += checksumSize
 	}
 	if end > w.src.Size() {
-		return Frame{}, 0, notArchive(w.src, "zstd frame at offset %d cut short: its checksum runs past the end of the file", off)
+		return Frame{}, 0, notArchive(w.src, "truncated: the zstd frame at offset %d runs %d bytes past the end of the file", off, end-w.src.Size())
 	}
 	if h.FrameContentSize > math.MaxInt64 {
 		return Frame{}, 0, notArchive(w.src, "zstd frame at offset %d claims %d bytes of content", off, h.FrameContentSize)
@@ -218,7 +218,7 @@ type window struct {
 // at returns the n bytes at off.
 func (w *window) at(off int64, n int) ([]byte, error) {
 	if off+int64(n) > w.src.Size() {
-		return nil, notArchive(w.src, "cut short: %d bytes at offset %d run past the end of the file", n, off)
+		return nil, notArchive(w.src, "truncated: %d bytes at offset %d run past the end of the file", n, off)
 	}
 	if off < w.off || off+int64(n) > w.off+int64(w.n) {
 		if err := w.fill(off); err != nil {
