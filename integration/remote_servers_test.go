@@ -361,14 +361,29 @@ func remoteCutStart(t *testing.T, target string, every int64) *remoteCutter {
 		t.Fatal(err)
 	}
 	c := &remoteCutter{addr: l.Addr().String()}
-	var conns sync.WaitGroup
-	t.Cleanup(func() { l.Close(); conns.Wait() })
+	var (
+		conns sync.WaitGroup
+		mu    sync.Mutex
+		open  []net.Conn
+	)
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close() // idle keep-alive connections, which nginx keeps for 75 s
+		}
+		mu.Unlock()
+		conns.Wait()
+	})
 	go func() {
 		for {
 			in, err := l.Accept()
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			open = append(open, in)
+			mu.Unlock()
 			conns.Add(1)
 			go func() {
 				defer conns.Done()

@@ -139,7 +139,9 @@ func remoteOcitarFailing(t *testing.T, tr *remoteTranscript, env []string, args 
 
 func remoteOcitarResult(t *testing.T, tr *remoteTranscript, env []string, args ...string) ([]byte, []byte, error) {
 	t.Helper()
-	cmd := command(t, env, ocitar, args...)
+	// A cache of its own, unless args give --cache-dir: blobs cached by an
+	// earlier run would hide requests.
+	cmd := command(t, append([]string{"XDG_CACHE_HOME=" + t.TempDir()}, env...), ocitar, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -474,7 +476,8 @@ func TestRemoteCounting(t *testing.T) {
 			sum += fileSize(t, filepath.Join(out, strings.TrimPrefix(b, "sha256:")))
 		}
 		t.Logf("ocitar serve: opening moved %d bytes; skopeo's pull of %d blobs (%d bytes): %d requests, %d bytes", afterIndex, len(blobs), sum, c.requests.Load(), c.bytes.Load())
-		if got := c.bytes.Load(); got < sum || got > sum+remoteWindow {
+		// The config and the manifest may come from windows read when the archive was opened.
+		if got := c.bytes.Load(); got < sum-remoteWindow || got > sum+remoteWindow {
 			t.Errorf("a pull of blobs of %d bytes moved %d bytes from nginx, want each blob once:\n%s", sum, got, c.requestLog())
 		}
 	})
@@ -634,11 +637,16 @@ func TestRemoteManyNodes(t *testing.T) {
 		config, diffIDs := readDirImage(t, outs[i])
 		serveAssertImage(t, "skopeo copy", "from node "+strconv.Itoa(i%3), want, config, diffIDs)
 	}
+	// Opening reads a window at the start and at each large entry's header
+	// (TestRemoteCounting); then each blob comes once, those larger than a
+	// window by a request of their own.
 	size := fileSize(t, large)
+	windows := 1 + remoteLargeEntries(t, large, remoteWindow)
 	for i, n := range nodes {
-		t.Logf("node %d: %d requests, %d bytes from S3 (the bundle: %d bytes)", i, n.c.requests.Load(), n.c.bytes.Load(), size)
-		if got := n.c.bytes.Load(); got > size+2*remoteWindow {
-			t.Errorf("node %d fetched %d bytes from S3 for 4 pulls of a bundle of %d, want each blob once", i, got, size)
+		t.Logf("node %d: %d requests, %d bytes from S3 (the bundle: %d bytes, %d entries larger than the window)", i, n.c.requests.Load(), n.c.bytes.Load(), size, windows-1)
+		if got := n.c.bytes.Load(); got > size+int64(windows)*remoteWindow || n.c.requests.Load() > int64(2*windows-1) {
+			t.Errorf("node %d fetched %d bytes in %d requests from S3 for 4 pulls of a bundle of %d, want each blob once, after the %d windows of opening:\n%s",
+				i, got, n.c.requests.Load(), size, windows, n.c.requestLog())
 		}
 	}
 }
