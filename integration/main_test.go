@@ -39,7 +39,7 @@ func setUp(m *testing.M) int {
 	moduleRoot = root
 	if missing := missingPeers(); len(missing) > 0 {
 		fmt.Fprintf(os.Stderr, "integration: missing peers: %s; run `bash hack/install-deps.sh` as root "+
-			"(apt-get install skopeo umoci podman docker.io docker-registry pigz zstd; crane, regctl and conformance go into bin/)\n", strings.Join(missing, ", "))
+			"(apt-get install skopeo umoci podman docker.io docker-registry pigz zstd nginx-light python3; crane, regctl, conformance and versitygw go into bin/)\n", strings.Join(missing, ", "))
 		return 1
 	}
 	dir, err := os.MkdirTemp("", "ocitar-integration-")
@@ -77,8 +77,8 @@ func goCommand(args ...string) *exec.Cmd {
 	return cmd
 }
 
-// peer is a program the tests run: ocitar, built by TestMain; crane, regctl
-// and conformance, which hack/install-deps.sh builds into the module's bin/; the others
+// peer is a program the tests run: ocitar, built by TestMain; crane, regctl,
+// conformance and versitygw, which hack/install-deps.sh builds into the module's bin/; the others
 // from Debian's packages.
 type peer string
 
@@ -100,16 +100,19 @@ const (
 	zstd           peer = "zstd"
 	pzstd          peer = "pzstd" // in Debian's zstd
 	gnuTar         peer = "tar"
+	nginx          peer = "/usr/sbin/nginx"  // Debian's nginx-light
+	versitygw      peer = "versitygw"        // an S3 gateway over a directory, in bin/
+	python3        peer = "/usr/bin/python3" // Debian's; its http.server ignores Range
 )
 
 // peers are the programs that must be installed.
-var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl, containerd, ctr, conformance, gzip, pigz, zstd, pzstd, gnuTar}
+var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl, containerd, ctr, conformance, gzip, pigz, zstd, pzstd, gnuTar, nginx, versitygw, python3}
 
 func (p peer) path() string {
 	switch p {
 	case ocitar:
 		return ocitarBin
-	case crane, regctl, conformance:
+	case crane, regctl, conformance, versitygw:
 		return filepath.Join(moduleRoot, "bin", string(p))
 	}
 	return string(p)

@@ -20,17 +20,29 @@ func TestServePull(t *testing.T) {
 // servePullEvery pulls a's images from host with every client, each in a
 // parallel subtest of t.
 func servePullEvery(t *testing.T, a *serveArchive, host string) {
-	for _, c := range []struct {
-		name string
-		pull func(*testing.T, *serveArchive, string)
-	}{
-		{"skopeo", servePullSkopeo},
-		{"crane", servePullCrane},
-		{"regctl", servePullRegctl},
-		{"podman", servePullPodman},
-		{"docker", servePullDocker},
-		{"containerd", servePullContainerd},
-	} {
+	servePullWith(t, a, host)
+}
+
+// servePullClients are the clients of servePullEvery, by name.
+var servePullClients = []struct {
+	name string
+	pull func(*testing.T, *serveArchive, string)
+}{
+	{"skopeo", servePullSkopeo},
+	{"crane", servePullCrane},
+	{"regctl", servePullRegctl},
+	{"podman", servePullPodman},
+	{"docker", servePullDocker},
+	{"containerd", servePullContainerd},
+}
+
+// servePullWith is servePullEvery with only the clients named, or every
+// client when none is.
+func servePullWith(t *testing.T, a *serveArchive, host string, names ...string) {
+	for _, c := range servePullClients {
+		if len(names) > 0 && !slices.Contains(names, c.name) {
+			continue
+		}
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			c.pull(t, a, host)

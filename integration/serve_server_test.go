@@ -28,7 +28,13 @@ type serveServer struct {
 // A failed test logs the server's output.
 func serveStart(t *testing.T, dir string, args ...string) *serveServer {
 	t.Helper()
-	s := &serveServer{server: startServer(t, dir, nil, ocitar, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)}
+	return serveStartEnv(t, dir, nil, args...)
+}
+
+// serveStartEnv is serveStart with env (KEY=VALUE) added to ocitar's environment.
+func serveStartEnv(t *testing.T, dir string, env []string, args ...string) *serveServer {
+	t.Helper()
+	s := &serveServer{server: startServer(t, dir, env, ocitar, append([]string{"serve", "--addr", "127.0.0.1:0"}, args...)...)}
 	t.Cleanup(func() { s.stop(t) })
 	s.host = s.waitAddress(t)
 	s.waitHTTP(t, "http://"+s.host+"/v2/")
