@@ -19,6 +19,7 @@ deps:
 
 test: deps build
 	$(GO) vet ./...
+	$(GO) vet -tags $(TAGS),skopeo ./integration/
 	$(GO) test -race -count=1 -timeout 30m ./...
 	$(MAKE) bench-smoke
 	$(MAKE) fuzz-smoke

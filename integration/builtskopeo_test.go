@@ -9,7 +9,7 @@ package integration
 
 import (
 	"bytes"
-	"compress/gzip"
+	gzipfmt "compress/gzip"
 	"encoding/json"
 	"io"
 	"os"
@@ -18,7 +18,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/klauspost/compress/zstd"
+	zstdfmt "github.com/klauspost/compress/zstd"
 )
 
 // Media types the built skopeo's copies write or keep.
@@ -208,14 +208,14 @@ func layerDiffID(t *testing.T, layer []byte) (string, string) {
 	switch {
 	case bytes.HasPrefix(layer, []byte{0x1f, 0x8b}):
 		format = "gzip"
-		zr, err := gzip.NewReader(bytes.NewReader(layer))
+		zr, err := gzipfmt.NewReader(bytes.NewReader(layer))
 		if err != nil {
 			t.Fatal(err)
 		}
 		r = zr
 	case bytes.HasPrefix(layer, []byte{0x28, 0xb5, 0x2f, 0xfd}):
 		format = "zstd"
-		zr, err := zstd.NewReader(bytes.NewReader(layer))
+		zr, err := zstdfmt.NewReader(bytes.NewReader(layer))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -293,8 +293,8 @@ func TestBuiltSkopeoStdin(t *testing.T) {
 	plain := readFile(t, testdata("sample.docker.tar"))
 	want := factsOf(t, ocitar, nil, "oci-tar:"+testdata("sample.docker.tar"))
 	var gz, zst bytes.Buffer
-	gw := gzip.NewWriter(&gz)
-	zw, err := zstd.NewWriter(&zst)
+	gw := gzipfmt.NewWriter(&gz)
+	zw, err := zstdfmt.NewWriter(&zst)
 	if err != nil {
 		t.Fatal(err)
 	}
