@@ -20,9 +20,10 @@ const maxZstdSpan = 64 << 20
 func openZstd(src source.Source, opts Options) (*Reader, error) {
 	frames, err := zstdseek.ReadSeekTable(src)
 	if errors.Is(err, zstdseek.ErrNotSeekable) {
-		frames, err = zstdseek.WalkFrames(src)
+		frames, err = zstdseek.WalkFrames(src, maxZstdSpan)
 	}
-	if errors.Is(err, zstdseek.ErrNoContentSize) || (err == nil && !zstdseek.Enterable(frames, maxZstdSpan)) {
+	if errors.Is(err, zstdseek.ErrNoContentSize) || errors.Is(err, zstdseek.ErrLargeFrame) ||
+		(err == nil && !zstdseek.Enterable(frames, maxZstdSpan)) {
 		return openKept(src, extractPass{}, opts)
 	}
 	if err != nil {

@@ -17,6 +17,7 @@ func main() {
 	if reexec.Init() {
 		return
 	}
+	limitMemory()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
