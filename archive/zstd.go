@@ -9,9 +9,11 @@ import (
 )
 
 // maxZstdSpan is the largest frame a zstd archive is entered by: a read
-// inside it decodes up to this much. An archive of larger frames (one frame,
-// as zstd -T0 writes) is decompressed once into the cache instead.
-const maxZstdSpan = 64 << 20
+// inside it decodes up to this much, and each decoder Spans keeps for the
+// next read holds up to this much window. Twice the frames of ocitar's own
+// .tar.zst. An archive of larger frames (one frame, as zstd -T0 writes) is
+// decompressed once into the cache instead.
+const maxZstdSpan = 2 * zstdseek.FrameSize
 
 // openZstd reads a zstd in place by its seek table, or by its frame headers
 // when it has several small frames; one that cannot be entered is extracted,
