@@ -119,24 +119,25 @@ type blobSource struct {
 // and that zstd without a cache, are spooled to a temporary file that Close
 // removes.
 func Open(path string, opts Options) (*Reader, error) {
-	f, name := os.Stdin, "stdin"
-	if path != "-" {
-		var err error
-		if f, err = os.Open(path); err != nil {
-			return nil, err
-		}
-		name = path
+	if path == "-" {
+		return openFile(os.Stdin, "stdin", opts)
 	}
-	r, err := openFile(f, name, opts)
+	f, err := os.Open(path)
 	if err != nil {
-		if path != "-" {
-			f.Close()
-		}
 		return nil, err
 	}
-	if path != "-" {
-		r.closers = append(r.closers, f.Close)
+	return OpenFile(f, path, opts)
+}
+
+// OpenFile is Open of the file f, named name in errors. The Reader closes
+// f, and so does OpenFile when it fails.
+func OpenFile(f *os.File, name string, opts Options) (*Reader, error) {
+	r, err := openFile(f, name, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
+	r.closers = append(r.closers, f.Close)
 	return r, nil
 }
 

@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 // Remote archives (issue 20): the archive of TestServePull on nginx and in
@@ -328,8 +330,23 @@ func TestRemoteFaults(t *testing.T) {
 		// python3's http.server answers a ranged GET with 200 and the whole file.
 		u := remotePython(t, root) + "/" + plain
 		line := remoteOcitarFailing(t, &tr, nil, "ls", u)
-		if !strings.Contains(line, u) || !strings.Contains(strings.ToLower(line), "range") {
-			t.Errorf("ocitar ls of a server without Range printed %q, want one line naming %s and Range", line, u)
+		if !strings.Contains(line, u) || !strings.Contains(strings.ToLower(line), "range") || !strings.Contains(line, "--download-if-no-range") {
+			t.Errorf("ocitar ls of a server without Range printed %q, want one line naming %s, Range and --download-if-no-range", line, u)
+		}
+		// With --download-if-no-range, the archive is downloaded whole into the cache, once per open.
+		cacheDir := t.TempDir()
+		listed := remoteOcitar(t, &tr, nil, "--cache-dir", cacheDir, "--download-if-no-range", "ls", u)
+		if !strings.Contains(string(listed), f.a.app.name) {
+			t.Errorf("ocitar ls --download-if-no-range listed %q, want %s", listed, f.a.app.name)
+		}
+		out := filepath.Join(t.TempDir(), "image")
+		remoteOcitar(t, &tr, nil, "--cache-dir", cacheDir, "--download-if-no-range", "copy", "--insecure-policy", "-q", "oci-tar:"+u+":"+f.a.app.name, "dir:"+out)
+		config, diffIDs := readDirImage(t, out)
+		serveAssertImage(t, "ocitar copy --download-if-no-range", u, f.a.app, config, diffIDs)
+		remoteOcitar(t, &tr, nil, "--cache-dir", cacheDir, "--download-if-no-range", "verify", u)
+		whole := filepath.Join(cacheDir, "blobs/sha256", digest.FromBytes(readFile(t, filepath.Join(root, plain))).Encoded())
+		if _, err := os.Stat(whole); err != nil {
+			t.Errorf("--cache-dir does not hold the archive downloaded whole: %v", err)
 		}
 	})
 	t.Run("404-nginx", func(t *testing.T) {

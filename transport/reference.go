@@ -32,6 +32,11 @@ type ociTarReference struct {
 type Options struct {
 	Reader archive.Options // for a source, and for the archive a destination adds to
 
+	// DownloadWithoutRange downloads a remote archive whose server ignores
+	// Range once into Reader.Cache, and reads it there, where it would
+	// otherwise fail with remote.ErrNoRange.
+	DownloadWithoutRange bool
+
 	// Format is the layout a destination writes: archive.FormatHybrid (the
 	// zero value) adds docker's manifest.json and repositories, which docker
 	// load, podman load and docker-archive: need; archive.FormatOCI writes the

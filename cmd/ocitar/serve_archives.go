@@ -37,9 +37,9 @@ func (s *server) openRemote(ctx context.Context, src archiveSource) (archiveSour
 	if err != nil {
 		return src, err
 	}
-	opts := s.g.archiveOptions()
-	opts.Context = ctx
-	opts.Notice = s.notice()
+	opts := s.g.transportOptions()
+	opts.Reader.Context = ctx
+	opts.Reader.Notice = s.notice()
 	src.reader, err = transport.OpenArchive(ctx, src.path, opts, sys)
 	return src, err
 }
