@@ -263,6 +263,9 @@ func (r *Reader) hasEntry(name string) bool {
 // OpenBlob returns the content of the blob d and its size. Reading it to EOF
 // fails unless the content matches d and the size.
 func (r *Reader) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
+	if stack, ok := r.files.(*stackFiles); ok {
+		return stack.openBlob(d)
+	}
 	stream, size, what, err := r.openBlob(d)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", r.name, err)
@@ -348,6 +351,9 @@ func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
 			return nil, fmt.Errorf("%s: %w", r.name, err)
 		}
 		return sec, nil
+	}
+	if stack, ok := r.files.(*stackFiles); ok {
+		return stack.section(d)
 	}
 	tar, isTar := r.files.(tarFiles)
 	if !isTar {

@@ -28,6 +28,9 @@ func newImageDestination(ref ociTarReference, sys *types.SystemContext) (*imageD
 	if ref.isRemote() {
 		return nil, fmt.Errorf("oci-tar:%s: a remote archive is read-only: write a local file, then upload it", ref.StringWithinTransport())
 	}
+	if ref.stack {
+		return nil, fmt.Errorf("oci-tar:%s: a stack is read-only: write one archive", ref.StringWithinTransport())
+	}
 	name := ref.selector.Name()
 	if !ref.selector.IsZero() && name == "" {
 		return nil, fmt.Errorf("oci-tar:%s: a destination takes an image name, not %s", ref.StringWithinTransport(), ref.selector)

@@ -24,6 +24,9 @@ func (e *endpointOptions) openArchive(g *globalOptions, location string) (*archi
 // verify verifies the archive at location and returns its report and the
 // name to print it by: a remote location without its secrets.
 func (e *endpointOptions) verify(g *globalOptions, location string) (archive.Report, string, error) {
+	if members := archive.StackMembers(location); len(members) > 1 {
+		return archive.VerifyStack(members, g.archiveOptions()), location, nil
+	}
 	if !remote.IsRemote(location) {
 		return archive.Verify(location, g.archiveOptions()), location, nil
 	}

@@ -30,8 +30,9 @@ func (s *server) openAll(ctx context.Context, old []archiveSource) ([]archiveSou
 	return next, archives, nil
 }
 
-// openRemote opens the archive at a remote location. It has no file: a
-// SIGHUP opens it again.
+// openRemote opens the archive at a remote location, or a stack of files
+// (base.tar+delta.tar), through the transport. It has no file: a SIGHUP
+// opens it again.
 func (s *server) openRemote(ctx context.Context, src archiveSource) (archiveSource, error) {
 	sys, err := s.o.remote.systemContext(s.g, true)
 	if err != nil {
@@ -75,7 +76,7 @@ func closeOpened(opened, old []archiveSource) {
 // compressed archive (an index, or its files into the cache) is logged with
 // its progress, unless --quiet, and stops on SIGINT or SIGTERM.
 func (s *server) open(ctx context.Context, src archiveSource) (archiveSource, error) {
-	if remote.IsRemote(src.path) {
+	if remote.IsRemote(src.path) || len(archive.StackMembers(src.path)) > 1 {
 		return s.openRemote(ctx, src)
 	}
 	fi, err := os.Stat(src.path)
