@@ -279,29 +279,47 @@ func TestSourceChanged(t *testing.T) {
 		{"another Last-Modified", func(o object) object { o.etag = ""; return o }, object{data: pattern(200<<10, 7), modtime: time.Unix(1_800_000_000, 0)}, true},
 		{"another size", noValidator, noValidator(newObject(pattern(300<<10, 7))), false},
 	}
+	detections := []struct {
+		name   string
+		detect func(*Source) error
+	}{
+		{"ReadAt", func(src *Source) error { _, err := src.ReadAt(make([]byte, 10), 100<<10); return err }},
+		{"Check", func(src *Source) error { return src.Check(context.Background()) }},
+	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newObjectServer(t, data, false)
-			srv.set(tt.before(newObject(data)))
-			if tt.noCheck {
-				srv.with(func() { srv.check = ignorePreconditions })
-			}
-			src := mustOpen(t, srv.URL+"/a.tar", testOptions(srv, &waits{}))
-			srv.set(tt.after)
-			_, err := src.ReadAt(make([]byte, 10), 100<<10)
-			if !errors.Is(seen(err), ErrChanged) {
-				t.Fatalf("ReadAt after the change: %v, want ErrChanged", err)
-			}
-			if !strings.HasPrefix(err.Error(), src.Name()+": ") {
-				t.Errorf("error %q does not start with the name", err)
-			}
-			if _, err := src.ReadAt(make([]byte, 10), 0); !errors.Is(seen(err), ErrChanged) {
-				t.Errorf("a read of the first window after the change: %v, want ErrChanged", err)
-			}
-			if _, err := src.OpenRange(context.Background(), 150<<10, 10); !errors.Is(seen(err), ErrChanged) {
-				t.Errorf("OpenRange after the change: %v, want ErrChanged", err)
-			}
-		})
+		for _, d := range detections {
+			t.Run(tt.name+", "+d.name, func(t *testing.T) {
+				testSourceChanged(t, data, tt.before, tt.after, tt.noCheck, d.detect)
+			})
+		}
+	}
+}
+
+// testSourceChanged opens the object before, replaces it by after, and
+// checks that detect, and every read after it, fails with ErrChanged.
+func testSourceChanged(t *testing.T, data []byte, before func(object) object, after object, noCheck bool, detect func(*Source) error) {
+	srv := newObjectServer(t, data, false)
+	srv.set(before(newObject(data)))
+	if noCheck {
+		srv.with(func() { srv.check = ignorePreconditions })
+	}
+	src := mustOpen(t, srv.URL+"/a.tar", testOptions(srv, &waits{}))
+	if err := src.Check(context.Background()); err != nil {
+		t.Fatalf("Check before the change: %v", seen(err))
+	}
+	srv.set(after)
+	err := detect(src)
+	if !errors.Is(seen(err), ErrChanged) {
+		t.Fatalf("after the change: %v, want ErrChanged", err)
+	}
+	if !strings.HasPrefix(err.Error(), src.Name()+": ") {
+		t.Errorf("error %q does not start with the name", err)
+	}
+	if _, err := src.ReadAt(make([]byte, 10), 0); !errors.Is(seen(err), ErrChanged) {
+		t.Errorf("a read of the first window after the change: %v, want ErrChanged", err)
+	}
+	if _, err := src.OpenRange(context.Background(), 150<<10, 10); !errors.Is(seen(err), ErrChanged) {
+		t.Errorf("OpenRange after the change: %v, want ErrChanged", err)
 	}
 }
 
