@@ -19,15 +19,25 @@ import (
 // --src-tls-verify) and S3 credentials as the AWS CLI takes them. The
 // requests of a remote archive run until ctx is done.
 func OpenArchive(ctx context.Context, location string, opts archive.Options, sys *types.SystemContext) (*archive.Reader, error) {
-	opts = readerOptions(opts, sys)
 	if !remote.IsRemote(location) {
-		return archive.Open(location, opts)
+		return archive.Open(location, readerOptions(opts, sys))
 	}
+	r, _, err := OpenRemoteArchive(ctx, location, opts, sys)
+	return r, err
+}
+
+// OpenRemoteArchive opens the archive at an https://, http:// or s3://
+// location as OpenArchive does, and returns the Source it reads too.
+func OpenRemoteArchive(ctx context.Context, location string, opts archive.Options, sys *types.SystemContext) (*archive.Reader, *remote.Source, error) {
 	src, err := OpenRemote(ctx, location, sys)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return archive.OpenSource(src, opts)
+	r, err := archive.OpenSource(src, readerOptions(opts, sys))
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, src, nil
 }
 
 // OpenRemote opens the object at an https://, http:// or s3:// location
