@@ -536,7 +536,10 @@ func remotePull(t *testing.T, ref string) (string, error) {
 // that succeeded holds the old image, verified (skopeo checks each blob's
 // digest; its config and DiffIDs are the old image's), and the others
 // failed. Without a SIGHUP, ocitar serve finds the change, logs it and
-// serves the new archive's image.
+// serves the new archive's image. Twice: during the first pull, whose
+// reads of the old object fail, and once a pull has put every blob into
+// the cache, so that the pulls under way succeed and serve finds the
+// change when asked for the new image.
 func TestRemoteOverwrite(t *testing.T) {
 	large := largeArchive(t, 64)
 	old := serveImage{name: largeImage}
@@ -545,22 +548,54 @@ func TestRemoteOverwrite(t *testing.T) {
 	s3 := remoteS3Start(t)
 	s3.put(t, "moving.tar", large)
 	s := serveStartEnv(t, t.TempDir(), s3.env(t, remoteSecretKey), "--cache-dir", t.TempDir(), "s3://"+remoteBucket+"/moving.tar")
+	blobServed := func(int) bool { return bytes.Contains(readFile(t, s.log), []byte("/blobs/")) }
+	onePulled := func(pulled int) bool { return pulled > 0 }
 
+	for _, phase := range []struct {
+		name        string
+		from, to    serveImage
+		upload      string // the archive put in place of the object
+		ready       func(pulled int) bool
+		mustSucceed bool
+	}{
+		{"during the first pull", old, a.app, a.path, blobServed, false},
+		{"with every blob in the cache", a.app, old, large, onePulled, true},
+	} {
+		pulled := remotePullsAcross(t, "docker://"+s.host+"/"+phase.from.name, phase.ready, func() { s3.put(t, "moving.tar", phase.upload) })
+		if phase.mustSucceed && len(pulled) == 0 {
+			t.Errorf("%s: no pull succeeded", phase.name)
+		}
+		for _, out := range pulled {
+			config, diffIDs := readDirImage(t, out)
+			serveAssertImage(t, "skopeo copy", phase.from.name+" while the object was replaced "+phase.name, phase.from, config, diffIDs)
+		}
+		remotePollImage(t, s, phase.to)
+	}
+	changed := "ocitar serve: s3://" + remoteBucket + "/moving.tar: the object changed since it was opened; reopening it\n"
+	if log := readFile(t, s.log); bytes.Count(log, []byte(changed)) != 2 {
+		t.Errorf("ocitar serve's log has not twice the line %q:\n%s", changed, log)
+	}
+}
+
+// remotePullsAcross pulls ref with skopeo in two loops; once ready says so
+// (from the number of pulls that succeeded), it calls change, and the loops
+// go on until four pulls have begun after it. It returns the directories
+// of the pulls that succeeded.
+func remotePullsAcross(t *testing.T, ref string, ready func(pulled int) bool, change func()) []string {
+	t.Helper()
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		pulled   []string
 		failures []string
-		uploaded atomic.Bool
-		after    atomic.Int64 // pulls begun after the upload
+		changed  atomic.Bool
+		after    atomic.Int64 // pulls begun after the change
 	)
 	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; i < 40 && after.Load() < 4; i++ {
-				began := uploaded.Load()
-				out, err := remotePull(t, "docker://"+s.host+"/"+largeImage)
+				began := changed.Load()
+				out, err := remotePull(t, ref)
 				mu.Lock()
 				if err != nil {
 					failures = append(failures, err.Error())
@@ -572,41 +607,42 @@ func TestRemoteOverwrite(t *testing.T) {
 					after.Add(1)
 				}
 			}
-		}()
+		})
 	}
-	// Re-upload once a blob is being served.
-	for i := 0; !bytes.Contains(readFile(t, s.log), []byte("/blobs/")); i++ {
-		if i == 200 {
-			t.Fatalf("ocitar serve logged no blob request within 10 s:\n%s", readFile(t, s.log))
+	succeeded := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(pulled)
+	}
+	for deadline := time.Now().Add(time.Minute); !ready(succeeded()); {
+		if time.Now().After(deadline) {
+			t.Fatalf("pulling %s: not ready to change the object within a minute", ref)
 		}
 		<-time.After(50 * time.Millisecond)
 	}
-	s3.put(t, "moving.tar", a.path)
-	uploaded.Store(true)
+	change()
+	changed.Store(true)
 	wg.Wait()
-	t.Logf("%d pulls succeeded, %d failed: %v", len(pulled), len(failures), failures)
-	for _, out := range pulled {
-		config, diffIDs := readDirImage(t, out)
-		serveAssertImage(t, "skopeo copy", "while the object was replaced", old, config, diffIDs)
-	}
+	t.Logf("%s: %d pulls succeeded, %d failed: %v", ref, len(pulled), len(failures), failures)
+	return pulled
+}
 
-	ref := "docker://" + s.host + "/" + a.app.name
-	var last error
+// remotePollImage pulls img from ocitar serve until it succeeds, verified,
+// or a minute has passed.
+func remotePollImage(t *testing.T, s *serveServer, img serveImage) {
+	t.Helper()
+	ref := "docker://" + s.host + "/" + img.name
 	for deadline := time.Now().Add(time.Minute); ; {
 		out, err := remotePull(t, ref)
 		if err == nil {
 			config, diffIDs := readDirImage(t, out)
-			serveAssertImage(t, "skopeo copy", ref+" after the re-upload", a.app, config, diffIDs)
-			break
+			serveAssertImage(t, "skopeo copy", ref+" after the re-upload", img, config, diffIDs)
+			return
 		}
-		if last = err; time.Now().After(deadline) {
-			t.Fatalf("ocitar serve did not serve the new object's %s: %v\n%s", ref, last, readFile(t, s.log))
+		if time.Now().After(deadline) {
+			t.Fatalf("ocitar serve did not serve the new object's %s: %v\n%s", ref, err, readFile(t, s.log))
 		}
 		<-time.After(100 * time.Millisecond)
-	}
-	changed := "ocitar serve: s3://" + remoteBucket + "/moving.tar: the object changed since it was opened; reopening it\n"
-	if log := readFile(t, s.log); !bytes.Contains(log, []byte(changed)) {
-		t.Errorf("ocitar serve's log has no line %q:\n%s", changed, log)
 	}
 }
 
