@@ -21,21 +21,34 @@ import (
 // --src-tls-verify) and S3 credentials as the AWS CLI takes them. The
 // requests of a remote archive run until ctx is done.
 func OpenArchive(ctx context.Context, location string, opts Options, sys *types.SystemContext) (*archive.Reader, error) {
-	ropts := readerOptions(opts.Reader, sys)
 	if members := archive.StackMembers(location); len(members) > 1 && !remote.IsRemote(location) {
-		return openStack(members, ropts)
+		return openStack(members, readerOptions(opts.Reader, sys))
 	}
 	if !remote.IsRemote(location) {
-		return archive.Open(location, ropts)
+		return archive.Open(location, readerOptions(opts.Reader, sys))
 	}
+	r, _, err := OpenRemoteArchive(ctx, location, opts, sys)
+	return r, err
+}
+
+// OpenRemoteArchive opens the archive at an https://, http:// or s3://
+// location as OpenArchive does, and returns the Source it reads too: nil
+// for a copy downloaded whole (Options.DownloadWithoutRange).
+func OpenRemoteArchive(ctx context.Context, location string, opts Options, sys *types.SystemContext) (*archive.Reader, *remote.Source, error) {
+	ropts := readerOptions(opts.Reader, sys)
 	src, err := OpenRemote(ctx, location, sys)
 	if errors.Is(err, remote.ErrNoRange) && opts.DownloadWithoutRange {
-		return openDownloaded(ctx, location, ropts, sys)
+		r, err := openDownloaded(ctx, location, ropts, sys)
+		return r, nil, err
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return archive.OpenSource(src, ropts)
+	r, err := archive.OpenSource(src, ropts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, src, nil
 }
 
 // openStack reads the archives at paths as one stack, base first.

@@ -15,7 +15,6 @@ import (
 // is unchanged. On an error it closes what it opened.
 func (s *server) openAll(ctx context.Context, old []archiveSource) ([]archiveSource, []registry.Archive, error) {
 	next := make([]archiveSource, len(s.sources))
-	archives := make([]registry.Archive, len(s.sources))
 	for i, src := range s.sources {
 		if old == nil || !unchanged(old[i]) {
 			var err error
@@ -25,14 +24,23 @@ func (s *server) openAll(ctx context.Context, old []archiveSource) ([]archiveSou
 			}
 		}
 		next[i] = src
+	}
+	return next, registryArchives(next), nil
+}
+
+// registryArchives are the archives of sources, for the handler.
+func registryArchives(sources []archiveSource) []registry.Archive {
+	archives := make([]registry.Archive, len(sources))
+	for i, src := range sources {
 		archives[i] = registry.Archive{Reader: src.reader, Repo: src.repo}
 	}
-	return next, archives, nil
+	return archives
 }
 
 // openRemote opens the archive at a remote location, or a stack of files
 // (base.tar+delta.tar), through the transport. It has no file: a SIGHUP
-// opens it again.
+// opens it again, and so does a read that finds a remote object changed
+// (reopenChanged).
 func (s *server) openRemote(ctx context.Context, src archiveSource) (archiveSource, error) {
 	sys, err := s.o.remote.systemContext(s.g, true)
 	if err != nil {
@@ -41,7 +49,11 @@ func (s *server) openRemote(ctx context.Context, src archiveSource) (archiveSour
 	opts := s.g.transportOptions()
 	opts.Reader.Context = ctx
 	opts.Reader.Notice = s.notice()
-	src.reader, err = transport.OpenArchive(ctx, src.path, opts, sys)
+	if !remote.IsRemote(src.path) {
+		src.reader, err = transport.OpenArchive(ctx, src.path, opts, sys)
+		return src, err
+	}
+	src.reader, src.remote, err = transport.OpenRemoteArchive(ctx, src.path, opts, sys)
 	return src, err
 }
 

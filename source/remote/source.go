@@ -271,3 +271,23 @@ func hasScheme(location, scheme string) bool {
 	prefix := scheme + "://"
 	return len(location) >= len(prefix) && strings.EqualFold(location[:len(prefix)], prefix)
 }
+
+// Check asks the server whether the object is still the one opened, with
+// one ranged GET of its first byte under the precondition of every read:
+// it fails with ErrChanged, as every read after it, when it is not.
+func (s *Source) Check(ctx context.Context) error {
+	if s.changed.Load() {
+		return fmt.Errorf("%s: %w", s.name, ErrChanged)
+	}
+	if s.size == 0 {
+		return nil
+	}
+	return s.note(s.retry(ctx, func() error {
+		resp, err := s.do(ctx, 0, 1)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		return s.check(resp, 0, 1)
+	}))
+}
