@@ -63,7 +63,7 @@ func (r *Reader) verify(problems []error) Report {
 				}
 			}
 			if errors.Is(err, ErrMissingBlob) {
-				rep.Problems = append(rep.Problems, fmt.Errorf("%s: image %s: %w: %s %s", r.name, img, ErrMissingBlob, b.MediaType, b.Digest))
+				rep.Problems = append(rep.Problems, fmt.Errorf("%s: %w: %s (%s), of image %s", r.name, ErrMissingBlob, b.Digest, b.MediaType, img))
 			}
 		}
 	}
