@@ -283,7 +283,8 @@ func TestRemoteCommands(t *testing.T) {
 
 // TestRemoteServePull serves the plain tar from each server with ocitar
 // serve (--debug for S3 and the presigned URL) and pulls it with skopeo,
-// podman and containerd (by name, and as a mirror in a hosts.toml), checking
+// podman, containerd (by name, and as a mirror in a hosts.toml) and
+// containerd's CRI plugin with crictl (as a mirror), checking
 // config digests and DiffIDs; the serve logs hold no secret.
 func TestRemoteServePull(t *testing.T) {
 	f := remoteFixtureMake(t)
@@ -296,7 +297,7 @@ func TestRemoteServePull(t *testing.T) {
 				args = append(args, "--debug")
 			}
 			s := serveStartEnv(t, dir, acc.env, append(args, loc)...)
-			t.Run("pull", func(t *testing.T) { servePullWith(t, f.a, s.host, "skopeo", "podman", "containerd") })
+			t.Run("pull", func(t *testing.T) { servePullWith(t, f.a, s.host, "skopeo", "podman", "containerd", "crictl") })
 			if acc.debug {
 				remoteAssertNoSecrets(t, "the log of ocitar serve", string(readFile(t, s.log)), remoteSecrets(t, loc))
 			}
