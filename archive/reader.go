@@ -95,11 +95,12 @@ type Reader struct {
 	indexRead int64
 	closers   []func() error
 
-	kept      *keptBlobs // the blobs of a remote archive, kept in the cache; nil for others
-	blobs     map[digest.Digest]blobSource
-	synthetic map[digest.Digest][]byte
-	types     map[digest.Digest]string // media types of the manifests and indexes met
-	images    []Image
+	kept        *keptBlobs // the blobs of a remote archive, kept in the cache; nil for others
+	blobs       map[digest.Digest]blobSource
+	synthetic   map[digest.Digest][]byte
+	types       map[digest.Digest]string // media types of the manifests and indexes met
+	images      []Image
+	annotations map[string]string // of index.json
 }
 
 // blobSource says where the content of a digest is stored.

@@ -52,6 +52,11 @@ type Options struct {
 	// output is not compressed unless asked.
 	Compression archive.Compression
 
+	// Delta, when set, makes a destination a delta against its bases: the
+	// layers they hold are left out, and index.json records the bases
+	// (archive.Delta). The copy engine is told such a layer is present.
+	Delta *archive.Delta
+
 	// ReadByCopyEngine says that the source is read by copy.Image alone, and
 	// lets its GetBlob serve blobs stored as they are in a tar file without
 	// checking their digests, since the copy engine checks them itself: it
