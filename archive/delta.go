@@ -30,6 +30,27 @@ type Base struct {
 	Identity digest.Digest `json:"identity,omitempty"` // Reader.Identity of an archive or a directory; none for a repository
 }
 
+// String names b for people: its name, and the identity of an archive.
+func (b Base) String() string {
+	if b.Identity == "" {
+		return b.Name
+	}
+	return b.Name + " (" + b.Identity.String() + ")"
+}
+
+// isArchive reports whether r is the archive or layout b records, by name
+// or by identity.
+func (b Base) isArchive(r *Reader) bool {
+	if b.Kind == BaseRegistry {
+		return false
+	}
+	if fileName(r.name) == b.Name {
+		return true
+	}
+	id, err := r.Identity()
+	return err == nil && id == b.Identity
+}
+
 // Delta makes a Writer write a delta (WriterOptions.Delta): an archive
 // without the blobs its bases hold, other than manifests, indexes and
 // configs, which a delta always holds; its index.json records the bases

@@ -193,7 +193,7 @@ func TestWriterDelta(t *testing.T) {
 			}
 			defer r.Close()
 			checkNonLayersHeld(t, r, entries)
-			checkBases(t, r, tt.bases)
+			checkRecordedBases(t, r, tt.bases)
 			stack := VerifyStack(append(slices.Clone(tt.bases), path), Options{})
 			if len(stack.Problems) != 0 || stack.Images != tt.images {
 				t.Errorf("verify of the stack: %d images, problems %v; want %d, none", stack.Images, stack.Problems, tt.images)
@@ -215,8 +215,8 @@ func checkNonLayersHeld(t *testing.T, r *Reader, entries []tarEntry) {
 	}
 }
 
-// checkBases fails unless r records the archives at paths as its bases.
-func checkBases(t *testing.T, r *Reader, paths []string) {
+// checkRecordedBases fails unless r records the archives at paths as its bases.
+func checkRecordedBases(t *testing.T, r *Reader, paths []string) {
 	t.Helper()
 	var want []Base
 	for _, p := range paths {

@@ -21,4 +21,6 @@ var (
 	ErrNoMatch           = errkind.ErrNoMatch
 	ErrAmbiguous         = errkind.ErrAmbiguous
 	ErrBadSelector       = errkind.ErrBadSelector
+	ErrWrongBase         = errkind.ErrWrongBase // a stack's member that a delta above it records as a base by name, with another identity
+	ErrBadStack          = errkind.ErrBadStack  // a stack that names one archive twice
 )

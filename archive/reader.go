@@ -304,7 +304,7 @@ func (r *Reader) openKept(d digest.Digest) (io.ReadCloser, int64, string, error)
 func (r *Reader) keptSection(d digest.Digest) (*io.SectionReader, error) {
 	src, ok := r.blobs[d]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrMissingBlob, d)
+		return nil, missingBlob(d, []*Reader{r})
 	}
 	f, err := r.kept.file(d, func() (io.ReadCloser, error) {
 		rc, _, _, err := r.openStored(d)
@@ -324,7 +324,7 @@ func (r *Reader) keptSection(d digest.Digest) (*io.SectionReader, error) {
 func (r *Reader) openStored(d digest.Digest) (io.ReadCloser, int64, string, error) {
 	src, ok := r.blobs[d]
 	if !ok {
-		return nil, 0, "", fmt.Errorf("%w: %s", ErrMissingBlob, d)
+		return nil, 0, "", missingBlob(d, []*Reader{r})
 	}
 	stored, size, err := r.files.open(src.entry)
 	if err != nil {
@@ -362,7 +362,7 @@ func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
 	}
 	src, ok := r.blobs[d]
 	if !ok {
-		return nil, fmt.Errorf("%s: %w: %s", r.name, ErrMissingBlob, d)
+		return nil, fmt.Errorf("%s: %w", r.name, missingBlob(d, []*Reader{r}))
 	}
 	if src.decompress != compression.Uncompressed {
 		return nil, fmt.Errorf("%s: blob %s is stored %s in %s; open it with OpenBlob", r.name, d, src.decompress, src.entry)

@@ -85,6 +85,7 @@ func OpenStack(members []*Reader, opts Options) (*Reader, error) {
 // serves it.
 type stackFiles struct {
 	name    string
+	members []*Reader
 	index   []byte
 	holders map[digest.Digest]*Reader // the last member that holds each blob
 	list    []Entry
@@ -97,9 +98,12 @@ func newStackFiles(members []*Reader, opts Options) (*stackFiles, error) {
 	for i, m := range members {
 		names[i] = m.name
 	}
-	f := &stackFiles{name: strings.Join(names, StackSeparator), holders: map[digest.Digest]*Reader{}}
+	f := &stackFiles{name: strings.Join(names, StackSeparator), members: members, holders: map[digest.Digest]*Reader{}}
 	if err := checkDistinct(names); err != nil {
 		return nil, fmt.Errorf("%s: %w", f.name, err)
+	}
+	if err := checkBases(members); err != nil {
+		return nil, err
 	}
 	index, err := json.Marshal(stackIndex(members, opts))
 	if err != nil {
@@ -125,7 +129,46 @@ func newStackFiles(members []*Reader, opts Options) (*stackFiles, error) {
 func checkDistinct(names []string) error {
 	for i, n := range names {
 		if slices.Contains(names[:i], n) {
-			return fmt.Errorf("%w: the stack names %s twice", ErrInvalidMetadata, n)
+			return fmt.Errorf("%w: it names %s twice", ErrBadStack, n)
+		}
+	}
+	return nil
+}
+
+// checkBases refuses a stack in which a delta sits on an archive of the
+// name of one of its recorded bases but of another identity: an archive of
+// another month, say. A recorded base the stack lacks is no error: its
+// blobs are missing, and reading them says which base holds them.
+func checkBases(members []*Reader) error {
+	for i, m := range members {
+		bases, err := m.Bases()
+		if err != nil {
+			return err
+		}
+		for _, b := range bases {
+			if err := checkBase(m, b, members[:i]); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkBase checks the archives below delta that have the name of its base b.
+func checkBase(delta *Reader, b Base, below []*Reader) error {
+	if b.Kind == BaseRegistry {
+		return nil
+	}
+	for _, m := range below {
+		if fileName(m.name) != b.Name {
+			continue
+		}
+		id, err := m.Identity()
+		if err != nil {
+			return err
+		}
+		if id != b.Identity {
+			return fmt.Errorf("%s: %w: %s records its base %s as %s, and %s is %s", m.name, ErrWrongBase, delta.name, b.Name, b.Identity, m.name, id)
 		}
 	}
 	return nil
@@ -146,8 +189,10 @@ func stackIndex(members []*Reader, opts Options) ocispec.Index {
 				if slices.ContainsFunc(shown, func(n string) bool { return nameMatches(n, name) }) {
 					continue
 				}
-				if by := namedLater(members[i+1:], name); by != nil {
-					opts.notice("%s: the image of %s hides that of %s", name, by.name, m.name)
+				if by, same := namedLater(members[i+1:], name, img.Descriptor.Digest); by != nil {
+					if !same {
+						opts.notice("%s: the image of %s hides that of %s", name, by.name, m.name)
+					}
 					continue
 				}
 				shown = append(shown, name)
@@ -158,16 +203,17 @@ func stackIndex(members []*Reader, opts Options) ocispec.Index {
 	return index
 }
 
-// namedLater is the last of members with an image named name, or nil.
-func namedLater(members []*Reader, name string) *Reader {
+// namedLater is the last of members with an image named name, or nil, and
+// whether that image is the manifest d.
+func namedLater(members []*Reader, name string, d digest.Digest) (*Reader, bool) {
 	for i := len(members) - 1; i >= 0; i-- {
 		for _, img := range members[i].images {
 			if slices.ContainsFunc(img.Names, func(n string) bool { return nameMatches(n, name) }) {
-				return members[i]
+				return members[i], img.Descriptor.Digest == d
 			}
 		}
 	}
-	return nil
+	return nil, false
 }
 
 // stackDescriptor is img's descriptor in the stack's index.json, named name.
@@ -265,16 +311,42 @@ func (f *stackFiles) readFile(name string, limit int64) ([]byte, error) {
 func (f *stackFiles) openBlob(d digest.Digest) (io.ReadCloser, int64, error) {
 	m := f.holders[d]
 	if m == nil {
-		return nil, 0, fmt.Errorf("%s: %w: %s", f.name, ErrMissingBlob, d)
+		return nil, 0, fmt.Errorf("%s: %w", f.name, missingBlob(d, f.members))
 	}
 	return m.OpenBlob(d)
+}
+
+// members are the archives r reads: those of a stack, else r.
+func (r *Reader) members() []*Reader {
+	if stack, ok := r.files.(*stackFiles); ok {
+		return stack.members
+	}
+	return []*Reader{r}
+}
+
+// missingBlob is the error for a blob d that members lack: when they are
+// deltas, it names the bases they record that are not among them.
+func missingBlob(d digest.Digest, members []*Reader) error {
+	var absent []string
+	for _, m := range members {
+		bases, _ := m.Bases()
+		for _, b := range bases {
+			if !slices.ContainsFunc(members, b.isArchive) {
+				absent = append(absent, fmt.Sprintf("%s records its base %s, to be read as %s%s%s", fileName(m.name), b, b.Name, StackSeparator, fileName(m.name)))
+			}
+		}
+	}
+	if len(absent) == 0 {
+		return fmt.Errorf("%w: %s", ErrMissingBlob, d)
+	}
+	return fmt.Errorf("%w: %s, which a base holds: %s", ErrMissingBlob, d, strings.Join(absent, "; "))
 }
 
 // section is the blob d as the member that holds it stores it.
 func (f *stackFiles) section(d digest.Digest) (*io.SectionReader, error) {
 	m := f.holders[d]
 	if m == nil {
-		return nil, fmt.Errorf("%s: %w: %s", f.name, ErrMissingBlob, d)
+		return nil, fmt.Errorf("%s: %w", f.name, missingBlob(d, f.members))
 	}
 	return m.BlobSection(d)
 }

@@ -105,8 +105,8 @@ func TestOpenStackRefuses(t *testing.T) {
 	base, _ := writeStackMember(t, dir, "base.tar", nil, stackImage{"app:1", "amd64", "app layer"})
 	delta, deltaImages := writeStackMember(t, dir, "delta.tar", []string{"app layer"}, stackImage{"app:2", "arm64", "app layer"})
 
-	if _, err := OpenStack(openMembers(t, base, base), Options{}); !errors.Is(err, ErrInvalidMetadata) || !strings.Contains(err.Error(), "names "+base+" twice") {
-		t.Errorf("a stack naming %s twice: %v, want ErrInvalidMetadata naming it", base, err)
+	if _, err := OpenStack(openMembers(t, base, base), Options{}); !errors.Is(err, ErrBadStack) || !strings.Contains(err.Error(), "names "+base+" twice") {
+		t.Errorf("a stack naming %s twice: %v, want ErrBadStack naming it", base, err)
 	}
 
 	// The delta alone lacks the layer it shares with its base.

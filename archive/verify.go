@@ -63,7 +63,7 @@ func (r *Reader) verify(problems []error) Report {
 				}
 			}
 			if errors.Is(err, ErrMissingBlob) {
-				rep.Problems = append(rep.Problems, fmt.Errorf("%s: %w: %s (%s), of image %s", r.name, ErrMissingBlob, b.Digest, b.MediaType, img))
+				rep.Problems = append(rep.Problems, fmt.Errorf("%s: %w; a %s of image %s", r.name, missingBlob(b.Digest, r.members()), b.MediaType, img))
 			}
 		}
 	}

@@ -28,7 +28,7 @@ func TestStack(t *testing.T) {
 		{"verify", []string{"verify", stack}, 0, stack + ": 2 images, 11 blobs, all verified", ""},
 		{"inspect", []string{"inspect", "--raw", "oci-tar:" + stack + ":example.com/ocitar/sample:1"}, 0, `"schemaVersion":2`, ""},
 		{"copy from a stack", []string{"copy", "--insecure-policy", "-q", "oci-tar:" + stack + ":example.com/ocitar/sample:1", "dir:" + filepath.Join(out, "sample")}, 0, "", ""},
-		{"the same file twice", []string{"ls", docker + "+" + docker}, 1, "", "the stack names " + docker + " twice"},
+		{"the same file twice", []string{"ls", docker + "+" + docker}, 1, "", "names " + docker + " twice"},
 		{"a member missing", []string{"ls", docker + "+absent.tar"}, 1, "", "absent.tar"},
 		{"standard input", []string{"inspect", "oci-tar:-+" + docker}, 1, "", "standard input cannot be a member of a stack"},
 		{"as a destination", []string{"copy", "--insecure-policy", "-q", "oci-tar:" + docker, "oci-tar:" + filepath.Join(out, "a.tar") + "+" + filepath.Join(out, "b.tar") + ":x:1"}, 1, "", "a stack is read-only"},
@@ -51,5 +51,41 @@ func TestStack(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(out, name)); err == nil {
 			t.Errorf("a copy to a stack wrote %s", name)
 		}
+	}
+}
+
+// TestStackOfDelta reads a delta on its base, alone, and on an archive of
+// its base's name that is another: alone, a missing blob names the base the
+// delta records; on the wrong base, the stack is refused.
+func TestStackOfDelta(t *testing.T) {
+	dir, other := t.TempDir(), t.TempDir()
+	base, delta := filepath.Join(dir, "base.tar"), filepath.Join(dir, "delta.tar")
+	mustOcitar(t, "save", "-q", "-o", base, sampleImage)
+	mustOcitar(t, "save", "-q", "--base", base, "-o", delta, sampleImage, multiImage)
+	wrong := filepath.Join(other, "base.tar")
+	mustOcitar(t, "save", "-q", "-o", wrong, multiImage)
+	const sample = "example.com/ocitar/sample:1"
+	tests := []struct {
+		name   string
+		args   []string
+		status int
+		stderr string // what its one line contains, when it fails
+	}{
+		{"on its base", []string{"copy", "--insecure-policy", "-q", "oci-tar:" + base + "+" + delta + ":" + sample, "dir:" + t.TempDir()}, 0, ""},
+		{"verify on its base", []string{"verify", base + "+" + delta}, 0, ""},
+		{"alone", []string{"copy", "--insecure-policy", "-q", "oci-tar:" + delta + ":" + sample, "dir:" + t.TempDir()}, 1, "delta.tar records its base base.tar (sha256:"},
+		{"verify alone", []string{"verify", delta}, 1, "to be read as base.tar+delta.tar"},
+		{"on the wrong base", []string{"ls", wrong + "+" + delta}, 1, "not the base the delta was written against: " + delta + " records its base base.tar as sha256:"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			status, stdout, stderr := ocitar(t, tt.args...)
+			if status != tt.status {
+				t.Fatalf("ocitar %s: exit %d, stdout %q, stderr %q; want %d", strings.Join(tt.args, " "), status, stdout, stderr, tt.status)
+			}
+			if tt.status != 0 && !strings.Contains(strings.SplitN(stderr, "\n", 2)[0], tt.stderr) {
+				t.Errorf("stderr %q, want its first line to hold %q", stderr, tt.stderr)
+			}
+		})
 	}
 }

@@ -20,4 +20,6 @@ var (
 	ErrNoMatch           = errors.New("no image matches")
 	ErrAmbiguous         = errors.New("more than one image matches")
 	ErrBadSelector       = errors.New("invalid image selector")
+	ErrWrongBase         = errors.New("not the base the delta was written against")
+	ErrBadStack          = errors.New("invalid stack")
 )
