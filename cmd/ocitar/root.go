@@ -82,7 +82,7 @@ nothing is unpacked to, or assembled in, a temporary directory.
 	f.Int64Var(&g.maxRatio, "max-decompression-ratio", archive.DefaultMaxSpoolRatio, "refuse a compressed archive, or docker-save layer, that expands to more than `N` times its size (a decompression bomb)")
 	root.SetVersionTemplate("{{.Version}}")
 	root.AddCommand(newServeCommand(g))
-	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newInventoryCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g), newRecompressCommand(g), newVersionCommand())
+	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newInventoryCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g), newRecompressCommand(g), newFlattenCommand(g), newVersionCommand())
 	return root
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -88,4 +89,45 @@ func TestStackOfDelta(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFlatten flattens stacks into one archive, which is byte for byte
+// what ocitar save -a writes of the images the stack shows.
+func TestFlatten(t *testing.T) {
+	dir := t.TempDir()
+	in := func(name string) string { return filepath.Join(dir, name) }
+	mustOcitar(t, "save", "-q", "-a", "-o", in("base.tar"), sampleImage)
+	mustOcitar(t, "save", "-q", "-a", "--base", in("base.tar"), "-o", in("delta.tar"), sampleImage, multiImage)
+	mustOcitar(t, "save", "-q", "-a", "--base", in("base.tar"), "--base", in("delta.tar"), "-o", in("delta2.tar"), multiImage)
+	tests := []struct {
+		name  string
+		stack string
+		same  []string // what save -a writes the same of
+	}{
+		{"a base and a delta", in("base.tar") + "+" + in("delta.tar"), []string{sampleImage, multiImage}},
+		{"a base and two deltas", in("base.tar") + "+" + in("delta.tar") + "+" + in("delta2.tar"), []string{sampleImage, multiImage}},
+		{"one archive", in("base.tar"), []string{sampleImage}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			flat, saved := filepath.Join(t.TempDir(), "flat.tar"), filepath.Join(t.TempDir(), "saved.tar")
+			mustOcitar(t, "flatten", "-q", "-o", flat, tt.stack)
+			mustOcitar(t, append([]string{"save", "-q", "-a", "-o", saved}, tt.same...)...)
+			if !bytes.Equal(readFileBytes(t, flat), readFileBytes(t, saved)) {
+				t.Errorf("flatten of %s differs from save -a of %v", tt.stack, tt.same)
+			}
+			if status, stdout, stderr := ocitar(t, "verify", flat); status != 0 {
+				t.Errorf("verify of the flattened archive: %s%s", stdout, stderr)
+			}
+		})
+	}
+}
+
+func readFileBytes(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }
