@@ -221,10 +221,11 @@ func serveCopy(url string, w io.Writer, verify bool, want string) (int64, error)
 	return n, nil
 }
 
-// serveStartOcitar starts ocitar serve on archive and waits for its ready
-// line; ocitar is the binary and its global flags.
-func serveStartOcitar(ocitar []string, archive string) (*serveServer, error) {
-	args := append(slices.Clone(ocitar[1:]), "serve", "--quiet", "--addr", "127.0.0.1:0", archive)
+// serveStartOcitar starts ocitar serve on archive, a file or a URL, and
+// waits for its ready line; ocitar is the binary and its global flags, and
+// flags are serve's own.
+func serveStartOcitar(ocitar []string, archive string, flags ...string) (*serveServer, error) {
+	args := slices.Concat(ocitar[1:], []string{"serve", "--quiet", "--addr", "127.0.0.1:0"}, flags, []string{archive})
 	cmd := exec.Command(ocitar[0], args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -276,7 +277,7 @@ func serveStartRegistry(c config, archive string) (*serveServer, error) {
 		return nil, err
 	}
 	srv.host, srv.store, srv.dir = host, store, dir
-	if err := srv.waitHTTP(); err != nil {
+	if err := srv.waitHTTP(http.DefaultClient, "http://"+host+"/v2/"); err != nil {
 		srv.stop()
 		return nil, err
 	}
@@ -300,11 +301,10 @@ func serveLaunch(cmd *exec.Cmd) (*serveServer, error) {
 	return srv, nil
 }
 
-// waitHTTP polls /v2/ until it answers 200: 200 attempts 25 ms apart.
-func (s *serveServer) waitHTTP() error {
-	url := "http://" + s.host + "/v2/"
+// waitHTTP polls url with client until it answers 200: 200 attempts 25 ms apart.
+func (s *serveServer) waitHTTP(client *http.Client, url string) error {
 	for range 200 {
-		if resp, err := http.Get(url); err == nil {
+		if resp, err := client.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil
