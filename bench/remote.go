@@ -67,8 +67,8 @@ type remoteWay struct {
 }
 
 // measureRemote serves the main OCI tar from nginx and runs every row in
-// turn, runs times: the warm row right after the cold one, whose
-// --cache-dir it keeps.
+// turn, as many times as the serve rows: the warm row right after the cold
+// one, whose --cache-dir it keeps.
 func measureRemote(c config, co corpus) (remoteResult, error) {
 	res := remoteResult{}
 	st, err := os.Stat(co.large.oci)
@@ -108,7 +108,7 @@ func measureRemote(c config, co corpus) (remoteResult, error) {
 	g := &rig{ocitar: c.ocitar, work: c.work, cache: filepath.Join(dir, "cache")}
 	defer g.remove()
 	download := filepath.Join(dir, "download")
-	for range c.runs {
+	for range servingRuns(c) {
 		for i, w := range ways {
 			s, n, err := g.measureWay(w, ng, download)
 			if err != nil {

@@ -28,8 +28,9 @@ import (
 // serveConcurrency is the number of clients that pull the image at once.
 const serveConcurrency = 8
 
-// serveRuns is the runs of each server in a full run: more than the other
-// rows take, since one run is short and the machine is shared.
+// serveRuns is the runs of each server in a full run, of the serve rows and
+// the remote rows: more than the other rows take, since one run is short
+// and the machine is shared.
 const serveRuns = 5
 
 // serveTitle names the serve rows in the report and for -only.
@@ -86,11 +87,7 @@ func measureServe(c config, co corpus) (serveResult, error) {
 	for _, s := range starts {
 		res.rows = append(res.rows, serveRow{name: s.name})
 	}
-	runs := c.runs
-	if !c.smoke {
-		runs = max(runs, serveRuns)
-	}
-	for range runs {
+	for range servingRuns(c) {
 		for i, s := range starts {
 			sample, n, err := serveRun(s.start, largeName)
 			if err != nil {
@@ -101,6 +98,15 @@ func measureServe(c config, co corpus) (serveResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// servingRuns is the runs of each row that serves: at least serveRuns,
+// but once for -smoke.
+func servingRuns(c config) int {
+	if c.smoke {
+		return c.runs
+	}
+	return max(c.runs, serveRuns)
 }
 
 // serveRun starts a server, pulls the image called name once, then
