@@ -30,6 +30,10 @@ type Cache interface {
 	// Put stores the content of r, checked against want unless it is "",
 	// and reports whether the cache lacked it.
 	Put(r io.Reader, want digest.Digest) (got digest.Digest, size int64, added bool, err error)
+	// Stage is Put of content whose digest is computed, which need not be
+	// on disk until Sync makes it so.
+	Stage(r io.Reader) (got digest.Digest, size int64, added bool, err error)
+	Sync(ds []digest.Digest) error
 	Remove(d digest.Digest) error
 }
 
@@ -177,6 +181,13 @@ type pass interface {
 	reopen(src source.Source, kept []byte, opts Options) (*Reader, error)
 }
 
+// A stagingPass builds on blobs it staged in the cache (Cache.Stage): they
+// are synced before what it kept is, which a reopen trusts to name them.
+type stagingPass interface {
+	pass
+	staged(kept []byte) ([]digest.Digest, error)
+}
+
 // openKept opens src from what an earlier pass kept in the cache, or makes
 // the pass and keeps what it built. Another process opening the same archive
 // waits for the pass, then reads what it kept. What was kept but does not fit
@@ -192,7 +203,27 @@ func openKept(src source.Source, p pass, opts Options) (*Reader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: locking its cache entry: %w", src.Name(), err)
 	}
-	defer unlock()
+	r, kept, err := openLocked(src, p, key, opts)
+	if err != nil || kept == nil {
+		unlock()
+		return r, err
+	}
+	// What the pass built is kept while the Reader serves: its Close
+	// waits for that, and other processes for the lock.
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer unlock()
+		keep(src, p, key, kept, opts)
+	}()
+	r.closers = append(r.closers, func() error { <-done; return nil })
+	return r, nil
+}
+
+// openLocked is openKept under the lock of key: the Reader, and the bytes
+// to keep when it made the pass.
+func openLocked(src source.Source, p pass, key string, opts Options) (*Reader, []byte, error) {
+	c := opts.Cache
 	kept, err := c.ReadIndex(key)
 	if err == nil {
 		// A kept index that fits the archive's sizes but is stale or
@@ -208,22 +239,35 @@ func openKept(src source.Source, p pass, opts Options) (*Reader, error) {
 		r, rerr := p.reopen(src, kept, reopts)
 		if rerr == nil {
 			opened.Store(true)
-			return r, nil
+			return r, nil, nil
 		}
 		err = rerr
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		opts.notice("%s: the cached index does not fit the archive (%v); building it again", src.Name(), err)
 		if err := c.RemoveIndex(key); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%s: removing its cached index: %w", src.Name(), err)
+			return nil, nil, fmt.Errorf("%s: removing its cached index: %w", src.Name(), err)
 		}
 	}
-	r, kept, err := p.build(src, opts)
+	return p.build(src, opts)
+}
+
+// keep writes what a pass built into the cache, after the blobs it staged.
+func keep(src source.Source, p pass, key string, kept []byte, opts Options) {
+	c := opts.Cache
+	err := func() error {
+		if sp, ok := p.(stagingPass); ok {
+			ds, err := sp.staged(kept)
+			if err == nil {
+				err = c.Sync(ds)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return c.WriteIndex(key, kept)
+	}()
 	if err != nil {
-		return nil, err
-	}
-	if err := c.WriteIndex(key, kept); err != nil {
 		opts.notice("%s: keeping its index in the cache: %v", src.Name(), err)
 	}
-	return r, nil
 }

@@ -442,14 +442,14 @@ func TestCorruptBlobAlone(t *testing.T) {
 	}
 }
 
-// putCounter is a cache that counts the blobs it added.
+// putCounter is a cache that counts the blobs an extraction staged.
 type putCounter struct {
 	*cache.Cache
 	added int
 }
 
-func (c *putCounter) Put(r io.Reader, want digest.Digest) (digest.Digest, int64, bool, error) {
-	d, n, added, err := c.Cache.Put(r, want)
+func (c *putCounter) Stage(r io.Reader) (digest.Digest, int64, bool, error) {
+	d, n, added, err := c.Cache.Stage(r)
 	if added {
 		c.added++
 	}

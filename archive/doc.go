@@ -25,6 +25,14 @@
 // image of a Reader, filtered to platforms and under a name of the caller's,
 // to any io.Writer. Verify checks an archive whole.
 //
+// A delta is an archive written against bases (WriterOptions.Delta): it
+// holds every manifest, index and config of its images and only the layers
+// its bases lack. Reader.AsBase collects what an archive holds as a base
+// (its Identity, the digest of its index.json or of docker's manifest.json,
+// and the digests its index names, without hashing blobs); the delta's
+// index.json records its bases under AnnotationBases, which Reader.Bases
+// reads back. OpenStack reads a delta on top of its bases.
+//
 // The packages beside this one build on it: store keeps images in an OCI
 // layout directory (Load, Cache, Prune), rootfs turns layers into tars and
 // root filesystems (OpenLayer, ExtractLayers, Unpack). They read blobs

@@ -54,6 +54,20 @@ func (extractPass) reopen(src source.Source, kept []byte, opts Options) (*Reader
 	return x.reader(idx, src.Name(), opts)
 }
 
+func (extractPass) staged(kept []byte) ([]digest.Digest, error) {
+	entries, _, err := decodeEntries(kept, Options{})
+	if err != nil {
+		return nil, err
+	}
+	var ds []digest.Digest
+	for _, e := range entries {
+		if e.Digest != "" {
+			ds = append(ds, e.Digest)
+		}
+	}
+	return ds, nil
+}
+
 // spoolSource decompresses src into a temporary file, for a caller without a cache.
 func spoolSource(src source.Source, opts Options) (*Reader, []byte, error) {
 	in, err := wholeStream(src, opts)
@@ -99,7 +113,7 @@ func (x *extraction) read(src source.Source, opts Options) (*tarIndex, error) {
 func (x *extraction) put(e *Entry, content io.Reader) error {
 	stored := storedEntry{Entry: *e}
 	if e.Type == tar.TypeReg {
-		d, n, added, err := x.cache.Put(content, "")
+		d, n, added, err := x.cache.Stage(content)
 		if err != nil {
 			return fmt.Errorf("entry %q: %w", e.Name, err)
 		}

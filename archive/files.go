@@ -60,8 +60,9 @@ type tarFiles struct {
 }
 
 // streamFrom is the size from which an entry of a source.Streamer is read
-// as one stream: a smaller one is likely in a window its ReadAt keeps.
-const streamFrom = 1 << 20
+// as one stream: a smaller one is likely in a window its ReadAt keeps
+// (source/remote's, 64 KiB), or takes one of its own.
+const streamFrom = 64 << 10
 
 // open reads a large entry as one stream of ra when ra is a
 // source.Streamer (one request of a remote archive), else through ReadAt.

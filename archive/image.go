@@ -2,6 +2,7 @@ package archive
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
@@ -41,6 +42,17 @@ func newImage(position int, d ocispec.Descriptor, platforms []ocispec.Platform, 
 		img.Size += b.Size
 	}
 	return img
+}
+
+// isLayer reports whether d is a layer of the image, and neither a
+// manifest nor a config.
+func (img Image) isLayer(d digest.Digest) bool {
+	for _, c := range img.contents {
+		if slices.Contains(c.layers, d) && d != c.config {
+			return true
+		}
+	}
+	return false
 }
 
 // DockerTags are the image's names as docker's manifest.json lists them: its

@@ -94,6 +94,7 @@ func (r *Reader) loadLayout() error {
 	if err := decodeJSON(data, indexFile, &index); err != nil {
 		return err
 	}
+	r.annotations = index.Annotations
 	for i, d := range index.Manifests {
 		if err := r.loadLayoutImage(d, i); err != nil && !r.opts.report(err) {
 			return err

@@ -95,11 +95,12 @@ type Reader struct {
 	indexRead int64
 	closers   []func() error
 
-	kept      *keptBlobs // the blobs of a remote archive, kept in the cache; nil for others
-	blobs     map[digest.Digest]blobSource
-	synthetic map[digest.Digest][]byte
-	types     map[digest.Digest]string // media types of the manifests and indexes met
-	images    []Image
+	kept        *keptBlobs // the blobs of a remote archive, kept in the cache; nil for others
+	blobs       map[digest.Digest]blobSource
+	synthetic   map[digest.Digest][]byte
+	types       map[digest.Digest]string // media types of the manifests and indexes met
+	images      []Image
+	annotations map[string]string // of index.json
 }
 
 // blobSource says where the content of a digest is stored.
@@ -119,24 +120,25 @@ type blobSource struct {
 // and that zstd without a cache, are spooled to a temporary file that Close
 // removes.
 func Open(path string, opts Options) (*Reader, error) {
-	f, name := os.Stdin, "stdin"
-	if path != "-" {
-		var err error
-		if f, err = os.Open(path); err != nil {
-			return nil, err
-		}
-		name = path
+	if path == "-" {
+		return openFile(os.Stdin, "stdin", opts)
 	}
-	r, err := openFile(f, name, opts)
+	f, err := os.Open(path)
 	if err != nil {
-		if path != "-" {
-			f.Close()
-		}
 		return nil, err
 	}
-	if path != "-" {
-		r.closers = append(r.closers, f.Close)
+	return OpenFile(f, path, opts)
+}
+
+// OpenFile is Open of the file f, named name in errors. The Reader closes
+// f, and so does OpenFile when it fails.
+func OpenFile(f *os.File, name string, opts Options) (*Reader, error) {
+	r, err := openFile(f, name, opts)
+	if err != nil {
+		f.Close()
+		return nil, err
 	}
+	r.closers = append(r.closers, f.Close)
 	return r, nil
 }
 
@@ -262,6 +264,9 @@ func (r *Reader) hasEntry(name string) bool {
 // OpenBlob returns the content of the blob d and its size. Reading it to EOF
 // fails unless the content matches d and the size.
 func (r *Reader) OpenBlob(d digest.Digest) (io.ReadCloser, int64, error) {
+	if stack, ok := r.files.(*stackFiles); ok {
+		return stack.openBlob(d)
+	}
 	stream, size, what, err := r.openBlob(d)
 	if err != nil {
 		return nil, 0, fmt.Errorf("%s: %w", r.name, err)
@@ -347,6 +352,9 @@ func (r *Reader) BlobSection(d digest.Digest) (*io.SectionReader, error) {
 			return nil, fmt.Errorf("%s: %w", r.name, err)
 		}
 		return sec, nil
+	}
+	if stack, ok := r.files.(*stackFiles); ok {
+		return stack.section(d)
 	}
 	tar, isTar := r.files.(tarFiles)
 	if !isTar {

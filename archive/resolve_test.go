@@ -162,7 +162,9 @@ func TestReaderReadsSharedIndexesOnce(t *testing.T) {
 	}{
 		{"Resolve", func() error { _, err := r.Resolve(Selector{}, amd64); return err }},
 		{"Export", func() error { return Export(io.Discard, r, r.Images()[0], ExportOptions{}) }},
-		{"Export amd64", func() error { return Export(io.Discard, r, r.Images()[0], ExportOptions{Platforms: []ocispec.Platform{*amd64}}) }},
+		{"Export amd64", func() error {
+			return Export(io.Discard, r, r.Images()[0], ExportOptions{Platforms: []ocispec.Platform{*amd64}})
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,9 +1,11 @@
 package archive
 
 import (
+	"errors"
 	"fmt"
-	"github.com/ocitar/ocitar/source"
 	"io"
+
+	"github.com/ocitar/ocitar/source"
 
 	"github.com/ocitar/ocitar/internal/compression"
 	digest "github.com/opencontainers/go-digest"
@@ -43,19 +45,25 @@ func verifyOpened(name string, open func(Options) (*Reader, error), opts Options
 	return r.verify(nameProblems(r.name, problems))
 }
 
-// verify reads every blob the images of r reference, adding what fails to problems.
+// verify reads every blob the images of r reference, adding what fails to
+// problems: a blob r lacks once for each image that references it, any
+// other failure once.
 func (r *Reader) verify(problems []error) Report {
 	rep := Report{Images: len(r.images), Problems: problems}
-	seen := map[digest.Digest]bool{}
+	failed := map[digest.Digest]error{}
 	for _, img := range r.images {
 		for _, b := range img.Blobs {
-			if seen[b.Digest] {
-				continue
+			err, seen := failed[b.Digest]
+			if !seen {
+				rep.Blobs++
+				err = r.verifyBlob(b.Digest, b.Size)
+				failed[b.Digest] = err
+				if err != nil && !errors.Is(err, ErrMissingBlob) {
+					rep.Problems = append(rep.Problems, err)
+				}
 			}
-			seen[b.Digest] = true
-			rep.Blobs++
-			if err := r.verifyBlob(b.Digest, b.Size); err != nil {
-				rep.Problems = append(rep.Problems, err)
+			if errors.Is(err, ErrMissingBlob) {
+				rep.Problems = append(rep.Problems, fmt.Errorf("%s: %w: %s (%s), of image %s", r.name, ErrMissingBlob, b.Digest, b.MediaType, img))
 			}
 		}
 	}

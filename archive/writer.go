@@ -33,6 +33,7 @@ type WriterOptions struct {
 	Format  Format
 	ModTime time.Time // of every entry; the zero time writes 0 (1970-01-01)
 	TempDir string    // spools blobs of unknown digest when the output cannot seek; "" is TMPDIR
+	Delta   *Delta    // when set, the archive is a delta: see Delta
 }
 
 // Writer writes an image tar: blobs stream straight into it in the order they
@@ -82,6 +83,17 @@ func NewWriter(out io.Writer, opts WriterOptions) *Writer {
 func (w *Writer) Has(d digest.Digest) (int64, bool) {
 	size, ok := w.blobs[d]
 	return size, ok
+}
+
+// HeldByBase reports whether blob d is left out of the archive, a delta
+// whose bases hold it, and its size. Only layers are left out: PutBlob and
+// PutManifest store what they are given, and CopyImage leaves out the
+// layers HeldByBase names.
+func (w *Writer) HeldByBase(d digest.Digest) (int64, bool) {
+	if _, ok := w.blobs[d]; ok {
+		return 0, false
+	}
+	return w.opts.Delta.heldByBase(d)
 }
 
 // PutBlob stores the blob read from r and returns its digest and size. d and
@@ -159,9 +171,13 @@ func (w *Writer) AddImage(desc ocispec.Descriptor, repoTags []string) error {
 }
 
 // CopyImage stores every blob of img that r holds and this archive lacks, each
-// verified, and adds img under the names it has in r.
+// verified, but the layers of a delta's bases, and adds img under the names
+// it has in r.
 func (w *Writer) CopyImage(r *Reader, img Image) error {
 	for _, b := range img.Blobs {
+		if _, held := w.HeldByBase(b.Digest); held && img.isLayer(b.Digest) {
+			continue
+		}
 		if err := w.copyBlob(r, b); err != nil {
 			return fmt.Errorf("copying image %s: %w", img, err)
 		}
@@ -234,7 +250,11 @@ type metadataFile struct {
 
 // metadata is the content of the files that describe the archive, in the order they are written.
 func (w *Writer) metadata() ([]metadataFile, error) {
-	index := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}}
+	annotations, err := w.opts.Delta.annotation()
+	if err != nil {
+		return nil, err
+	}
+	index := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{}, Annotations: annotations}
 	for _, img := range w.images {
 		index.Manifests = append(index.Manifests, img.desc)
 	}

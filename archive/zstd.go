@@ -9,9 +9,11 @@ import (
 )
 
 // maxZstdSpan is the largest frame a zstd archive is entered by: a read
-// inside it decodes up to this much. An archive of larger frames (one frame,
-// as zstd -T0 writes) is decompressed once into the cache instead.
-const maxZstdSpan = 64 << 20
+// inside it decodes up to this much, and each decoder Spans keeps for the
+// next read holds up to this much window. Twice the frames of ocitar's own
+// .tar.zst. An archive of larger frames (one frame, as zstd -T0 writes) is
+// decompressed once into the cache instead.
+const maxZstdSpan = 2 * zstdseek.FrameSize
 
 // openZstd reads a zstd in place by its seek table, or by its frame headers
 // when it has several small frames; one that cannot be entered is extracted,
@@ -20,9 +22,10 @@ const maxZstdSpan = 64 << 20
 func openZstd(src source.Source, opts Options) (*Reader, error) {
 	frames, err := zstdseek.ReadSeekTable(src)
 	if errors.Is(err, zstdseek.ErrNotSeekable) {
-		frames, err = zstdseek.WalkFrames(src)
+		frames, err = zstdseek.WalkFrames(src, maxZstdSpan)
 	}
-	if errors.Is(err, zstdseek.ErrNoContentSize) || (err == nil && !zstdseek.Enterable(frames, maxZstdSpan)) {
+	if errors.Is(err, zstdseek.ErrNoContentSize) || errors.Is(err, zstdseek.ErrLargeFrame) ||
+		(err == nil && !zstdseek.Enterable(frames, maxZstdSpan)) {
 		return openKept(src, extractPass{}, opts)
 	}
 	if err != nil {

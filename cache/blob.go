@@ -70,7 +70,8 @@ func (c *Cache) Open(d digest.Digest) (*os.File, int64, error) {
 // A blob is stored whole or not at all: on an error, including a digest that
 // differs (errkind.ErrDigestMismatch) or a blob larger than the cache's bound
 // (errkind.ErrTooLarge), nothing is added and no temporary file is left. Before
-// adding a blob, Put evicts what it needs to stay under the bound.
+// adding a blob, Put evicts what it needs to stay under the bound. The blob is
+// on disk when Put returns.
 func (c *Cache) Put(r io.Reader, want digest.Digest) (got digest.Digest, size int64, added bool, err error) {
 	if want != "" {
 		if err := checkDigest(want); err != nil {
@@ -80,6 +81,43 @@ func (c *Cache) Put(r io.Reader, want digest.Digest) (got digest.Digest, size in
 			return want, size, false, nil
 		}
 	}
+	return c.put(r, want, true)
+}
+
+// Stage is Put of a blob whose digest is to be computed, without waiting for
+// it to reach the disk: a pass that stores many blobs stages them, and Syncs
+// them before it records anything that relies on them. Until then a crash
+// may leave the blob short, which the next Stage of its content mends.
+func (c *Cache) Stage(r io.Reader) (got digest.Digest, size int64, added bool, err error) {
+	return c.put(r, "", false)
+}
+
+// Sync makes the blobs ds durable, as Put leaves a blob.
+func (c *Cache) Sync(ds []digest.Digest) error {
+	for _, d := range ds {
+		if err := c.syncBlob(d); err != nil {
+			return fmt.Errorf("cache %s: blob %s: %w", c.dir, d, err)
+		}
+	}
+	return pending.SyncDir(filepath.Join(c.dir, blobsDir))
+}
+
+func (c *Cache) syncBlob(d digest.Digest) error {
+	if err := checkDigest(d); err != nil {
+		return err
+	}
+	f, err := os.Open(c.blobPath(d))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// put writes r into the cache, synced to disk before it is linked in place
+// when sync is set. A blob the cache holds already is kept, unless its size
+// differs from the content just written (a short file a crash left).
+func (c *Cache) put(r io.Reader, want digest.Digest, sync bool) (got digest.Digest, size int64, added bool, err error) {
 	p, err := pending.Create(filepath.Join(c.dir, tmpDir, "blob"))
 	if err != nil {
 		return "", 0, false, fmt.Errorf("cache %s: %w", c.dir, err)
@@ -89,13 +127,22 @@ func (c *Cache) Put(r io.Reader, want digest.Digest) (got digest.Digest, size in
 	if err != nil {
 		return "", 0, false, fmt.Errorf("cache %s: putting a blob: %w", c.dir, err)
 	}
-	if _, ok := c.held(got); ok {
+	if held, ok := c.held(got); ok && held == size {
 		return got, size, false, nil
+	} else if ok {
+		if err := c.Remove(got); err != nil {
+			return "", 0, false, err
+		}
 	}
 	if err := c.evict(size, ""); err != nil {
 		return "", 0, false, fmt.Errorf("cache %s: blob %s: %w", c.dir, got, err)
 	}
-	added, err = c.link(p, got)
+	if sync {
+		err = p.Sync()
+	}
+	if err == nil {
+		added, err = c.link(p, got)
+	}
 	if err != nil {
 		return "", 0, false, fmt.Errorf("cache %s: blob %s: %w", c.dir, got, err)
 	}
@@ -140,11 +187,8 @@ func (c *Cache) write(p *pending.File, r io.Reader, want digest.Digest) (digest.
 	return h.Digest(), n, nil
 }
 
-// link syncs p and links it as the blob d, unless another writer did first.
+// link links p as the blob d, unless another writer did first.
 func (c *Cache) link(p *pending.File, d digest.Digest) (added bool, err error) {
-	if err := p.Sync(); err != nil {
-		return false, err
-	}
 	err = os.Link(p.Name(), c.blobPath(d))
 	if errors.Is(err, fs.ErrExist) {
 		return false, nil

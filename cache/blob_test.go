@@ -144,6 +144,54 @@ func TestCachePutHeld(t *testing.T) {
 	}
 }
 
+// TestCacheStage stages a blob the cache lacks, holds, or holds short (as
+// a crash before Sync can leave it): the cache ends with the whole blob,
+// which Sync then makes durable.
+func TestCacheStage(t *testing.T) {
+	content := testimage.Bytes(1, 100)
+	d := digest.FromBytes(content)
+	tests := []struct {
+		name      string
+		held      []byte // the blob file before Stage, nil for none
+		wantAdded bool
+	}{
+		{"absent", nil, true},
+		{"held", content, false},
+		{"held short", content[:40], true},
+		{"held empty", []byte{}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCache(t, -1)
+			if tt.held != nil {
+				if err := os.WriteFile(c.blobPath(d), tt.held, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, size, added, err := c.Stage(bytes.NewReader(content))
+			if err != nil || got != d || size != 100 || added != tt.wantAdded {
+				t.Fatalf("Stage = %s, %d, added %v, %v; want %s, 100, added %v", got, size, added, err, d, tt.wantAdded)
+			}
+			if data := readBlob(t, c, d); !bytes.Equal(data, content) {
+				t.Errorf("the cache holds %d bytes of %s, not its content", len(data), d)
+			}
+			if err := c.Sync([]digest.Digest{d}); err != nil {
+				t.Errorf("Sync: %v", err)
+			}
+			if left := names(t, c, tmpDir); len(left) > 0 {
+				t.Errorf("Stage left %q in tmp/", left)
+			}
+		})
+	}
+}
+
+func TestCacheSyncMissing(t *testing.T) {
+	c := newCache(t, -1)
+	if err := c.Sync([]digest.Digest{digest.FromString("absent")}); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Sync of a blob the cache lacks: %v, want %v", err, fs.ErrNotExist)
+	}
+}
+
 // TestCachePutConcurrent: of many Puts of one blob at once, one adds it.
 func TestCachePutConcurrent(t *testing.T) {
 	c := newCache(t, -1)

@@ -115,7 +115,7 @@ gofail() {
 		found { exit }
 		{ found = 1; line = $0 }
 		END { print line }' "$log")
-	selected=$(cd "$work" && GOFLAGS=-mod=readonly GOPROXY=off go list -m -f '{{.Path}} {{.Version}}' all 2>/dev/null || true)
+	selected=$(cd "$work" && GOFLAGS=-mod=readonly go list -m -f '{{.Path}} {{.Version}}' all 2>/dev/null || true)
 	while read -r path ov; do
 		sv=$(version_of "$path" <<<"$skopeo_reqs")
 		sel=$(version_of "$path" <<<"$selected")

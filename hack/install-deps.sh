@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `make test` needs on a Debian machine with Go: Debian packages
 # with apt-get (as root; otherwise it names them and fails) and the Go peers
-# crane and regctl, pinned, into the project's bin/.
+# crane, regctl, conformance, versitygw and crictl, pinned, into the project's bin/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -56,7 +56,11 @@ install_go conformance github.com/opencontainers/distribution-spec/conformance@v
 # group downloads the archive with curl, today's way.
 install_go versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
-for cmd in gcc skopeo umoci podman dockerd docker-registry zstd pzstd pigz nginx python3 curl containerd ctr bin/crane bin/regctl bin/conformance bin/versitygw; do
+# containerd's CRI plugin, the kubelet's path, pulls from ocitar serve; crictl
+# is the client that drives it.
+install_go crictl sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
+
+for cmd in gcc skopeo umoci podman dockerd docker-registry zstd pzstd pigz nginx python3 curl containerd ctr bin/crane bin/regctl bin/conformance bin/versitygw bin/crictl; do
 	if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
 		echo "install-deps: $cmd is still missing" >&2
 		exit 1

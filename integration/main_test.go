@@ -39,7 +39,7 @@ func setUp(m *testing.M) int {
 	moduleRoot = root
 	if missing := missingPeers(); len(missing) > 0 {
 		fmt.Fprintf(os.Stderr, "integration: missing peers: %s; run `bash hack/install-deps.sh` as root "+
-			"(apt-get install skopeo umoci podman docker.io docker-registry pigz zstd nginx-light python3; crane, regctl, conformance and versitygw go into bin/)\n", strings.Join(missing, ", "))
+			"(apt-get install skopeo umoci podman docker.io docker-registry pigz zstd nginx-light python3; crane, regctl, conformance, versitygw and crictl go into bin/)\n", strings.Join(missing, ", "))
 		return 1
 	}
 	dir, err := os.MkdirTemp("", "ocitar-integration-")
@@ -78,7 +78,7 @@ func goCommand(args ...string) *exec.Cmd {
 }
 
 // peer is a program the tests run: ocitar, built by TestMain; crane, regctl,
-// conformance and versitygw, which hack/install-deps.sh builds into the module's bin/; the others
+// conformance, versitygw and crictl, which hack/install-deps.sh builds into the module's bin/; the others
 // from Debian's packages.
 type peer string
 
@@ -94,6 +94,7 @@ const (
 	regctl         peer = "regctl"
 	containerd     peer = "containerd" // Debian's, installed with docker.io
 	ctr            peer = "ctr"
+	crictl         peer = "crictl"      // the CRI client, in bin/
 	conformance    peer = "conformance" // the OCI distribution-spec conformance suite, in bin/
 	gzip           peer = "gzip"
 	pigz           peer = "pigz"
@@ -106,13 +107,13 @@ const (
 )
 
 // peers are the programs that must be installed.
-var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl, containerd, ctr, conformance, gzip, pigz, zstd, pzstd, gnuTar, nginx, versitygw, python3}
+var peers = []peer{skopeo, umoci, podman, dockerd, docker, dockerRegistry, crane, regctl, containerd, ctr, crictl, conformance, gzip, pigz, zstd, pzstd, gnuTar, nginx, versitygw, python3}
 
 func (p peer) path() string {
 	switch p {
 	case ocitar:
 		return ocitarBin
-	case crane, regctl, conformance, versitygw:
+	case crane, regctl, conformance, versitygw, crictl:
 		return filepath.Join(moduleRoot, "bin", string(p))
 	}
 	return string(p)

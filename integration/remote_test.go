@@ -17,9 +17,12 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
+
+	digest "github.com/opencontainers/go-digest"
+
+	"github.com/ocitar/ocitar/source/remote"
 )
 
 // Remote archives (issue 20): the archive of TestServePull on nginx and in
@@ -280,7 +283,8 @@ func TestRemoteCommands(t *testing.T) {
 
 // TestRemoteServePull serves the plain tar from each server with ocitar
 // serve (--debug for S3 and the presigned URL) and pulls it with skopeo,
-// podman and containerd (by name, and as a mirror in a hosts.toml), checking
+// podman, containerd (by name, and as a mirror in a hosts.toml) and
+// containerd's CRI plugin with crictl (as a mirror), checking
 // config digests and DiffIDs; the serve logs hold no secret.
 func TestRemoteServePull(t *testing.T) {
 	f := remoteFixtureMake(t)
@@ -293,7 +297,7 @@ func TestRemoteServePull(t *testing.T) {
 				args = append(args, "--debug")
 			}
 			s := serveStartEnv(t, dir, acc.env, append(args, loc)...)
-			t.Run("pull", func(t *testing.T) { servePullWith(t, f.a, s.host, "skopeo", "podman", "containerd") })
+			t.Run("pull", func(t *testing.T) { servePullWith(t, f.a, s.host, "skopeo", "podman", "containerd", "crictl") })
 			if acc.debug {
 				remoteAssertNoSecrets(t, "the log of ocitar serve", string(readFile(t, s.log)), remoteSecrets(t, loc))
 			}
@@ -328,8 +332,23 @@ func TestRemoteFaults(t *testing.T) {
 		// python3's http.server answers a ranged GET with 200 and the whole file.
 		u := remotePython(t, root) + "/" + plain
 		line := remoteOcitarFailing(t, &tr, nil, "ls", u)
-		if !strings.Contains(line, u) || !strings.Contains(strings.ToLower(line), "range") {
-			t.Errorf("ocitar ls of a server without Range printed %q, want one line naming %s and Range", line, u)
+		if !strings.Contains(line, u) || !strings.Contains(strings.ToLower(line), "range") || !strings.Contains(line, "--download-if-no-range") {
+			t.Errorf("ocitar ls of a server without Range printed %q, want one line naming %s, Range and --download-if-no-range", line, u)
+		}
+		// With --download-if-no-range, the archive is downloaded whole into the cache, once per open.
+		cacheDir := t.TempDir()
+		listed := remoteOcitar(t, &tr, nil, "--cache-dir", cacheDir, "--download-if-no-range", "ls", u)
+		if !strings.Contains(string(listed), f.a.app.name) {
+			t.Errorf("ocitar ls --download-if-no-range listed %q, want %s", listed, f.a.app.name)
+		}
+		out := filepath.Join(t.TempDir(), "image")
+		remoteOcitar(t, &tr, nil, "--cache-dir", cacheDir, "--download-if-no-range", "copy", "--insecure-policy", "-q", "oci-tar:"+u+":"+f.a.app.name, "dir:"+out)
+		config, diffIDs := readDirImage(t, out)
+		serveAssertImage(t, "ocitar copy --download-if-no-range", u, f.a.app, config, diffIDs)
+		remoteOcitar(t, &tr, nil, "--cache-dir", cacheDir, "--download-if-no-range", "verify", u)
+		whole := filepath.Join(cacheDir, "blobs/sha256", digest.FromBytes(readFile(t, filepath.Join(root, plain))).Encoded())
+		if _, err := os.Stat(whole); err != nil {
+			t.Errorf("--cache-dir does not hold the archive downloaded whole: %v", err)
 		}
 	})
 	t.Run("404-nginx", func(t *testing.T) {
@@ -390,8 +409,10 @@ func TestRemoteFaults(t *testing.T) {
 	remoteAssertNoSecrets(t, "the output of ocitar's failures", tr.String(), secrets)
 }
 
-// remoteLargeEntries is the number of entries of the tar at path larger than n bytes.
-func remoteLargeEntries(t *testing.T, path string, n int64) int {
+// remoteIndexRequests is what indexing the tar at path by windows of
+// window bytes may take (source/remote's doc): the first request, one per
+// entry larger than a window, and one per window's worth of the rest.
+func remoteIndexRequests(t *testing.T, path string, window int64) int64 {
 	t.Helper()
 	file, err := os.Open(path)
 	if err != nil {
@@ -399,30 +420,33 @@ func remoteLargeEntries(t *testing.T, path string, n int64) int {
 	}
 	defer file.Close()
 	tr := tar.NewReader(file)
-	count := 0
+	requests, rest := int64(1), fileSize(t, path)
 	for {
 		hdr, err := tr.Next()
 		if err == io.EOF {
-			return count
+			return requests + rest/window
 		}
 		if err != nil {
 			t.Fatalf("%s: %v", path, err)
 		}
-		if hdr.Size > n {
-			count++
+		if hdr.Size > window {
+			requests++
+			rest -= (hdr.Size + 511) &^ 511
 		}
 	}
 }
 
 // remoteWindow is the read-ahead window of source/remote.
-const remoteWindow = 1 << 20
+const remoteWindow = remote.DefaultWindow
 
 // TestRemoteCounting puts a counting proxy between ocitar and nginx:
 // indexing a plain tar (ocitar ls) takes at most 1 + the number of its
-// entries larger than the 1 MiB window requests; inspect of the image of a
-// 256 MiB archive moves at most 2 MiB; a pull through ocitar serve moves
-// each blob once; a copy through a proxy that cuts the connection every
-// 3 MiB completes by resuming.
+// entries larger than the read-ahead window requests (and one per
+// window's worth of its small entries, which in these archives are less
+// than one); inspect of the image of a 256 MiB archive moves at most
+// 2 MiB, with an empty cache and with the cache an ls filled; a pull
+// through ocitar serve moves each blob once; a copy through a proxy that
+// cuts the connection every 3 MiB completes by resuming.
 func TestRemoteCounting(t *testing.T) {
 	large := largeArchive(t, 256)
 	want := serveImage{name: largeImage}
@@ -446,27 +470,30 @@ func TestRemoteCounting(t *testing.T) {
 	for _, p := range []string{large, a.path} {
 		c.reset()
 		remoteOcitar(t, &tr, nil, "ls", c.url+"/"+filepath.Base(p))
-		limit := 1 + remoteLargeEntries(t, p, remoteWindow)
-		t.Logf("ocitar ls %s (%d MiB): %d requests, %d bytes (limit %d requests)", filepath.Base(p), fileSize(t, p)>>20, c.requests.Load(), c.bytes.Load(), limit)
-		if got := c.requests.Load(); got > int64(limit) {
+		limit := remoteIndexRequests(t, p, remoteWindow)
+		t.Logf("ocitar ls %s (%d MiB): %d requests, %d bytes (limit %d requests of a %d KiB window)", filepath.Base(p), fileSize(t, p)>>20, c.requests.Load(), c.bytes.Load(), limit, remoteWindow>>10)
+		if got := c.requests.Load(); got > limit {
 			t.Errorf("ocitar ls %s made %d requests, want at most %d (1 + entries larger than the window):\n%s", filepath.Base(p), got, limit, c.requestLog())
 		}
 	}
 
-	// inspect with a cache that an ls filled: the index and the layout
-	// come from it. A cold inspect indexes the tar as ls does, a window
-	// behind each large entry (1 MiB each): issue 20's 2 MiB is met warm
-	// only, and stays open for a cold start.
 	cacheDir := t.TempDir()
 	inspect := []string{"--cache-dir", cacheDir, "inspect", "--config", "--raw", "oci-tar:" + c.url + "/" + filepath.Base(large) + ":" + largeImage}
-	remoteOcitar(t, &tr, nil, "--cache-dir", cacheDir, "ls", c.url+"/"+filepath.Base(large))
-	c.reset()
-	raw := remoteOcitar(t, &tr, nil, inspect...)
-	config, diffIDs := configOf(t, raw)
-	serveAssertImage(t, "ocitar inspect", "through the counting proxy", want, config, diffIDs)
-	t.Logf("ocitar inspect of the image of %d MiB, warm cache: %d requests, %d bytes", fileSize(t, large)>>20, c.requests.Load(), c.bytes.Load())
-	if got := c.bytes.Load(); got > 2<<20 {
-		t.Errorf("ocitar inspect with a warm cache moved %d bytes, want at most 2 MiB:\n%s", got, c.requestLog())
+	for _, run := range []struct{ name, before string }{
+		{"an empty cache", ""},
+		{"the cache an ls filled", "ls"},
+	} {
+		if run.before != "" {
+			remoteOcitar(t, &tr, nil, "--cache-dir", cacheDir, run.before, c.url+"/"+filepath.Base(large))
+		}
+		c.reset()
+		raw := remoteOcitar(t, &tr, nil, inspect...)
+		config, diffIDs := configOf(t, raw)
+		serveAssertImage(t, "ocitar inspect", "through the counting proxy with "+run.name, want, config, diffIDs)
+		t.Logf("ocitar inspect of the image of %d MiB with %s: %d requests, %d bytes", fileSize(t, large)>>20, run.name, c.requests.Load(), c.bytes.Load())
+		if got := c.bytes.Load(); got > 2<<20 {
+			t.Errorf("ocitar inspect with %s moved %d bytes, want at most 2 MiB:\n%s", run.name, got, c.requestLog())
+		}
 	}
 
 	t.Run("pull", func(t *testing.T) {
@@ -526,7 +553,11 @@ func remotePull(t *testing.T, ref string) (string, error) {
 // another archive, while skopeo pulls from it in two loops: every pull
 // that succeeded holds the old image, verified (skopeo checks each blob's
 // digest; its config and DiffIDs are the old image's), and the others
-// failed. After SIGHUP, ocitar serve serves the new archive's image.
+// failed. Without a SIGHUP, ocitar serve finds the change, logs it and
+// serves the new archive's image. Twice: during the first pull, whose
+// reads of the old object fail, and once a pull has put every blob into
+// the cache, so that the pulls under way succeed and serve finds the
+// change when asked for the new image.
 func TestRemoteOverwrite(t *testing.T) {
 	large := largeArchive(t, 64)
 	old := serveImage{name: largeImage}
@@ -535,22 +566,54 @@ func TestRemoteOverwrite(t *testing.T) {
 	s3 := remoteS3Start(t)
 	s3.put(t, "moving.tar", large)
 	s := serveStartEnv(t, t.TempDir(), s3.env(t, remoteSecretKey), "--cache-dir", t.TempDir(), "s3://"+remoteBucket+"/moving.tar")
+	blobServed := func(int) bool { return bytes.Contains(readFile(t, s.log), []byte("/blobs/")) }
+	onePulled := func(pulled int) bool { return pulled > 0 }
 
+	for _, phase := range []struct {
+		name        string
+		from, to    serveImage
+		upload      string // the archive put in place of the object
+		ready       func(pulled int) bool
+		mustSucceed bool
+	}{
+		{"during the first pull", old, a.app, a.path, blobServed, false},
+		{"with every blob in the cache", a.app, old, large, onePulled, true},
+	} {
+		pulled := remotePullsAcross(t, "docker://"+s.host+"/"+phase.from.name, phase.ready, func() { s3.put(t, "moving.tar", phase.upload) })
+		if phase.mustSucceed && len(pulled) == 0 {
+			t.Errorf("%s: no pull succeeded", phase.name)
+		}
+		for _, out := range pulled {
+			config, diffIDs := readDirImage(t, out)
+			serveAssertImage(t, "skopeo copy", phase.from.name+" while the object was replaced "+phase.name, phase.from, config, diffIDs)
+		}
+		remotePollImage(t, s, phase.to)
+	}
+	changed := "ocitar serve: s3://" + remoteBucket + "/moving.tar: the object changed since it was opened; reopening it\n"
+	if log := readFile(t, s.log); bytes.Count(log, []byte(changed)) != 2 {
+		t.Errorf("ocitar serve's log has not twice the line %q:\n%s", changed, log)
+	}
+}
+
+// remotePullsAcross pulls ref with skopeo in two loops; once ready says so
+// (from the number of pulls that succeeded), it calls change, and the loops
+// go on until four pulls have begun after it. It returns the directories
+// of the pulls that succeeded.
+func remotePullsAcross(t *testing.T, ref string, ready func(pulled int) bool, change func()) []string {
+	t.Helper()
 	var (
 		wg       sync.WaitGroup
 		mu       sync.Mutex
 		pulled   []string
 		failures []string
-		uploaded atomic.Bool
-		after    atomic.Int64 // pulls begun after the upload
+		changed  atomic.Bool
+		after    atomic.Int64 // pulls begun after the change
 	)
 	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := 0; i < 40 && after.Load() < 4; i++ {
-				began := uploaded.Load()
-				out, err := remotePull(t, "docker://"+s.host+"/"+largeImage)
+				began := changed.Load()
+				out, err := remotePull(t, ref)
 				mu.Lock()
 				if err != nil {
 					failures = append(failures, err.Error())
@@ -562,45 +625,42 @@ func TestRemoteOverwrite(t *testing.T) {
 					after.Add(1)
 				}
 			}
-		}()
+		})
 	}
-	// Re-upload once a blob is being served.
-	for i := 0; !bytes.Contains(readFile(t, s.log), []byte("/blobs/")); i++ {
-		if i == 200 {
-			t.Fatalf("ocitar serve logged no blob request within 10 s:\n%s", readFile(t, s.log))
+	succeeded := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(pulled)
+	}
+	for deadline := time.Now().Add(time.Minute); !ready(succeeded()); {
+		if time.Now().After(deadline) {
+			t.Fatalf("pulling %s: not ready to change the object within a minute", ref)
 		}
 		<-time.After(50 * time.Millisecond)
 	}
-	s3.put(t, "moving.tar", a.path)
-	uploaded.Store(true)
+	change()
+	changed.Store(true)
 	wg.Wait()
-	t.Logf("%d pulls succeeded, %d failed: %v", len(pulled), len(failures), failures)
-	for _, out := range pulled {
-		config, diffIDs := readDirImage(t, out)
-		serveAssertImage(t, "skopeo copy", "while the object was replaced", old, config, diffIDs)
-	}
+	t.Logf("%s: %d pulls succeeded, %d failed: %v", ref, len(pulled), len(failures), failures)
+	return pulled
+}
 
-	if err := s.cmd.Process.Signal(syscall.SIGHUP); err != nil {
-		t.Fatal(err)
-	}
-	ref := "docker://" + s.host + "/" + a.app.name
-	var last error
-	for i := 0; ; i++ {
+// remotePollImage pulls img from ocitar serve until it succeeds, verified,
+// or a minute has passed.
+func remotePollImage(t *testing.T, s *serveServer, img serveImage) {
+	t.Helper()
+	ref := "docker://" + s.host + "/" + img.name
+	for deadline := time.Now().Add(time.Minute); ; {
 		out, err := remotePull(t, ref)
 		if err == nil {
 			config, diffIDs := readDirImage(t, out)
-			serveAssertImage(t, "skopeo copy", ref+" after SIGHUP", a.app, config, diffIDs)
-			break
+			serveAssertImage(t, "skopeo copy", ref+" after the re-upload", img, config, diffIDs)
+			return
 		}
-		if last = err; i == 50 {
-			t.Fatalf("after SIGHUP, ocitar serve did not serve the new archive's %s: %v\n%s", ref, last, readFile(t, s.log))
+		if time.Now().After(deadline) {
+			t.Fatalf("ocitar serve did not serve the new object's %s: %v\n%s", ref, err, readFile(t, s.log))
 		}
 		<-time.After(100 * time.Millisecond)
-	}
-	for _, line := range strings.Split(string(readFile(t, s.log)), "\n") {
-		if strings.Contains(line, "chang") {
-			t.Logf("ocitar serve: %s", line)
-		}
 	}
 }
 
@@ -648,10 +708,10 @@ func TestRemoteManyNodes(t *testing.T) {
 	// (TestRemoteCounting); then each blob comes once, those larger than a
 	// window by a request of their own.
 	size := fileSize(t, large)
-	windows := 1 + remoteLargeEntries(t, large, remoteWindow)
+	windows := remoteIndexRequests(t, large, remoteWindow)
 	for i, n := range nodes {
-		t.Logf("node %d: %d requests, %d bytes from S3 (the bundle: %d bytes, %d entries larger than the window)", i, n.c.requests.Load(), n.c.bytes.Load(), size, windows-1)
-		if got := n.c.bytes.Load(); got > size+int64(windows)*remoteWindow || n.c.requests.Load() > int64(2*windows-1) {
+		t.Logf("node %d: %d requests, %d bytes from S3 (the bundle: %d bytes, %d windows of opening)", i, n.c.requests.Load(), n.c.bytes.Load(), size, windows)
+		if got := n.c.bytes.Load(); got > size+windows*remoteWindow || n.c.requests.Load() > 2*windows-1 {
 			t.Errorf("node %d fetched %d bytes in %d requests from S3 for 4 pulls of a bundle of %d, want each blob once, after the %d windows of opening:\n%s",
 				i, got, n.c.requests.Load(), size, windows, n.c.requestLog())
 		}

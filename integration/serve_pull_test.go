@@ -34,6 +34,7 @@ var servePullClients = []struct {
 	{"podman", servePullPodman},
 	{"docker", servePullDocker},
 	{"containerd", servePullContainerd},
+	{"crictl", servePullCrictl},
 }
 
 // servePullWith is servePullEvery with only the clients named, or every

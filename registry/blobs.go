@@ -1,11 +1,13 @@
 package registry
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"strconv"
 
+	"github.com/ocitar/ocitar/archive"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -67,12 +69,13 @@ func (q *request) blob(repo *repository, ref string) {
 // sendBlob sends the range of a blob. With holdBack, its last byte waits for
 // the blob's hash, and the response is cut if the blob is bad.
 func (q *request) sendBlob(src *source, d digest.Digest, content blobContent, rng byteRange, holdBack bool) {
-	body, err := content.open(rng.start)
+	rc, err := content.open(rng.start)
 	if err != nil {
-		q.log(fmt.Sprintf("%s: blob %s: %v", src.Reader.Name(), d, err))
+		q.log(fmt.Sprintf("%s: blob %s: %v", src.Reader.Name(), d, src.failed(err)))
 		panic(http.ErrAbortHandler)
 	}
-	defer body.Close()
+	defer rc.Close()
+	body := failingReader{rc, src}
 	n := rng.length
 	holdBack = holdBack && rng.start+n == content.size
 	if holdBack {
@@ -118,6 +121,9 @@ func (s *source) content(d digest.Digest) (blobContent, bool) {
 	}
 	rc, size, err := s.Reader.OpenBlob(d)
 	if err != nil {
+		if !errors.Is(err, archive.ErrMissingBlob) {
+			s.failed(err)
+		}
 		return blobContent{}, false
 	}
 	rc.Close()

@@ -30,6 +30,11 @@ type Options struct {
 	// Basic challenge for Realm (default "ocitar").
 	Users *Htpasswd
 	Realm string
+	// ReadFailed, when set, is called with an archive's reader and the
+	// error each time reading a manifest or a blob from it fails (a client
+	// that goes away is no failure): ocitar serve reopens a remote archive
+	// whose object changed. It must not block.
+	ReadFailed func(r *archive.Reader, err error)
 }
 
 // Handler serves archives read-only over the OCI Distribution API v2.
@@ -95,7 +100,7 @@ func (h *Handler) newServed(archives []Archive, old *served) (*served, error) {
 		src := old.find(a)
 		if src == nil {
 			var err error
-			if src, err = newSource(a, h.opts.Log); err != nil {
+			if src, err = newSource(a, h.opts); err != nil {
 				return nil, err
 			}
 		}

@@ -16,6 +16,7 @@ import (
 type integrity struct {
 	reader *archive.Reader
 	log    func(string)
+	failed func(error) error
 	ctx    context.Context
 	cancel context.CancelFunc
 	hashes sync.WaitGroup
@@ -30,9 +31,10 @@ type verdict struct {
 	err  error
 }
 
-func newIntegrity(r *archive.Reader, log func(string)) *integrity {
+// newIntegrity hashes the blobs of r; failed gets what fails to be read.
+func newIntegrity(r *archive.Reader, log func(string), failed func(error) error) *integrity {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &integrity{reader: r, log: log, ctx: ctx, cancel: cancel, verdicts: map[digest.Digest]*verdict{}}
+	return &integrity{reader: r, log: log, failed: failed, ctx: ctx, cancel: cancel, verdicts: map[digest.Digest]*verdict{}}
 }
 
 // verdict returns the verdict of d, starting to hash d unless that is done or under way.
@@ -54,7 +56,7 @@ func (in *integrity) hash(d digest.Digest, v *verdict) {
 	defer close(v.done)
 	v.err = in.read(d)
 	if v.err != nil && in.ctx.Err() == nil && !errors.Is(v.err, archive.ErrMissingBlob) {
-		in.log(fmt.Sprintf("%v: not serving this blob", v.err))
+		in.log(fmt.Sprintf("%v: not serving this blob", in.failed(v.err)))
 	}
 }
 

@@ -18,6 +18,7 @@ func (q *request) manifest(repo *repository, ref string) {
 	}
 	data, _, err := src.Reader.Manifest(d)
 	if err != nil {
+		src.failed(err)
 		src.integrity.check(q.r.Context(), d) // logs a corrupt manifest once
 		writeError(q.w, errUnknown, "the manifest cannot be read from its archive")
 		return

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 
 	"github.com/ocitar/ocitar/archive"
 	digest "github.com/opencontainers/go-digest"
@@ -22,6 +23,7 @@ type source struct {
 	referrers map[digest.Digest][]ocispec.Descriptor
 	blobs     map[digest.Digest]struct{} // configs and layers its manifests reference
 	integrity *integrity
+	onFailure func(*archive.Reader, error)
 }
 
 // manifestFields are the fields of a manifest or index the handler reads.
@@ -35,14 +37,15 @@ type manifestFields struct {
 	Annotations  map[string]string    `json:"annotations"`
 }
 
-func newSource(a Archive, log func(string)) (*source, error) {
+func newSource(a Archive, opts Options) (*source, error) {
 	s := &source{
 		Archive:   a,
 		manifests: map[digest.Digest]string{},
 		referrers: map[digest.Digest][]ocispec.Descriptor{},
 		blobs:     map[digest.Digest]struct{}{},
+		onFailure: opts.ReadFailed,
 	}
-	s.integrity = newIntegrity(a.Reader, log)
+	s.integrity = newIntegrity(a.Reader, opts.Log, s.failed)
 	for _, img := range a.Reader.Images() {
 		if err := s.walk(img.Descriptor, 0); err != nil {
 			return nil, err
@@ -119,6 +122,29 @@ func (s *source) verifyAll(ctx context.Context) int {
 		}
 	}
 	return bad
+}
+
+// failed passes err, a read of the archive that failed, to
+// Options.ReadFailed, and returns it.
+func (s *source) failed(err error) error {
+	if s.onFailure != nil {
+		s.onFailure(s.Reader, err)
+	}
+	return err
+}
+
+// failingReader is a reader of an archive whose errors go to failed.
+type failingReader struct {
+	io.Reader
+	src *source
+}
+
+func (f failingReader) Read(p []byte) (int, error) {
+	n, err := f.Reader.Read(p)
+	if err != nil && err != io.EOF {
+		f.src.failed(err)
+	}
+	return n, err
 }
 
 // close stops the integrity checks under way and closes the archive.

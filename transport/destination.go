@@ -28,6 +28,9 @@ func newImageDestination(ref ociTarReference, sys *types.SystemContext) (*imageD
 	if ref.isRemote() {
 		return nil, fmt.Errorf("oci-tar:%s: a remote archive is read-only: write a local file, then upload it", ref.StringWithinTransport())
 	}
+	if ref.stack {
+		return nil, fmt.Errorf("oci-tar:%s: a stack is read-only: write one archive", ref.StringWithinTransport())
+	}
 	name := ref.selector.Name()
 	if !ref.selector.IsZero() && name == "" {
 		return nil, fmt.Errorf("oci-tar:%s: a destination takes an image name, not %s", ref.StringWithinTransport(), ref.selector)
@@ -41,7 +44,7 @@ func newImageDestination(ref ociTarReference, sys *types.SystemContext) (*imageD
 	if ref.writer != nil {
 		return &imageDestination{ref: ref, a: ref.writer, compress: compress}, nil
 	}
-	a, err := NewArchiveWriter(sys, ref.path, ArchiveOptions{Format: ref.opts.Format, Compression: ref.opts.Compression, Reader: ref.opts.Reader})
+	a, err := NewArchiveWriter(sys, ref.path, ArchiveOptions{Format: ref.opts.Format, Compression: ref.opts.Compression, Reader: ref.opts.Reader, Delta: ref.opts.Delta})
 	if err != nil {
 		return nil, err
 	}
@@ -104,13 +107,18 @@ func (d *imageDestination) PutBlob(ctx context.Context, stream io.Reader, info t
 	return types.BlobInfo{Digest: dg, Size: size}, nil
 }
 
-// TryReusingBlob finds a blob already written, or in the archive being added
-// to, which is then copied across instead of being sent again.
+// TryReusingBlob finds a blob already written, or held by the bases of a
+// delta, which is then left out, or in the archive being added to, which is
+// then copied across instead of being sent again. The copy engine asks it of
+// layers only, never of a config.
 func (d *imageDestination) TryReusingBlob(ctx context.Context, info types.BlobInfo, cache types.BlobInfoCache, canSubstitute bool) (bool, types.BlobInfo, error) {
 	if info.Digest == "" {
 		return false, types.BlobInfo{}, nil
 	}
 	if size, ok := d.a.w.Has(info.Digest); ok {
+		return true, types.BlobInfo{Digest: info.Digest, Size: size}, nil
+	}
+	if size, ok := d.a.w.HeldByBase(info.Digest); ok {
 		return true, types.BlobInfo{Digest: info.Digest, Size: size}, nil
 	}
 	if d.a.old == nil {

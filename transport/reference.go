@@ -20,6 +20,7 @@ const stdinPath = "-"
 type ociTarReference struct {
 	path         string
 	resolvedPath string // absolute, links resolved; the policy identity
+	stack        bool   // path is base.tar+delta.tar: archives read as one (archive.OpenStack)
 	selector     archive.Selector
 	opts         Options
 	writer       *ArchiveWriter // when set, the archive a destination adds to
@@ -31,6 +32,11 @@ type ociTarReference struct {
 // BigFilesTemporaryDir, when set, overrides Reader.TempDir.
 type Options struct {
 	Reader archive.Options // for a source, and for the archive a destination adds to
+
+	// DownloadWithoutRange downloads a remote archive whose server ignores
+	// Range once into Reader.Cache, and reads it there, where it would
+	// otherwise fail with remote.ErrNoRange.
+	DownloadWithoutRange bool
 
 	// Format is the layout a destination writes: archive.FormatHybrid (the
 	// zero value) adds docker's manifest.json and repositories, which docker
@@ -45,6 +51,11 @@ type Options struct {
 	// oci-tar:FILE.tar.gz ocitar's gzip, both read in place; standard
 	// output is not compressed unless asked.
 	Compression archive.Compression
+
+	// Delta, when set, makes a destination a delta against its bases: the
+	// layers they hold are left out, and index.json records the bases
+	// (archive.Delta). The copy engine is told such a layer is present.
+	Delta *archive.Delta
 
 	// ReadByCopyEngine says that the source is read by copy.Image alone, and
 	// lets its GetBlob serve blobs stored as they are in a tar file without
@@ -92,7 +103,8 @@ func ParseReference(ref string) (types.ImageReference, error) {
 
 // NewReference returns the reference to the image that selector picks in the
 // archive at path; "-" is standard input. path may be an https://, http://
-// or s3:// location, read by range requests.
+// or s3:// location, read by range requests, or a stack of files,
+// base.tar+delta.tar (archive.StackMembers), read as one, later ones winning.
 func NewReference(path, selector string) (types.ImageReference, error) {
 	if path == "" {
 		return nil, errors.New("oci-tar: missing archive path")
@@ -104,16 +116,35 @@ func NewReference(path, selector string) (types.ImageReference, error) {
 	if remote.IsRemote(path) {
 		return ociTarReference{path: path, resolvedPath: remote.Redact(path), selector: sel}, nil
 	}
-	if strings.Contains(path, ":") {
-		return nil, fmt.Errorf("oci-tar: path %q contains a colon", path)
-	}
-	resolved := "/dev/stdin"
-	if path != stdinPath {
-		if resolved, err = explicitfilepath.ResolvePathToFullyExplicit(path); err != nil {
-			return nil, fmt.Errorf("oci-tar: %w", err)
+	members := archive.StackMembers(path)
+	resolved := make([]string, len(members))
+	for i, m := range members {
+		if resolved[i], err = resolveMember(m, len(members) > 1); err != nil {
+			return nil, err
 		}
 	}
-	return ociTarReference{path: path, resolvedPath: resolved, selector: sel}, nil
+	return ociTarReference{path: path, resolvedPath: strings.Join(resolved, archive.StackSeparator), selector: sel, stack: len(members) > 1}, nil
+}
+
+// resolveMember resolves the path of an archive, or of a member of a stack.
+func resolveMember(path string, stacked bool) (string, error) {
+	switch {
+	case path == "":
+		return "", errors.New("oci-tar: missing archive path in the stack")
+	case strings.Contains(path, ":"):
+		return "", fmt.Errorf("oci-tar: path %q contains a colon", path)
+	case path == stdinPath && stacked:
+		return "", errors.New("oci-tar: standard input cannot be a member of a stack")
+	case path == stdinPath:
+		return "/dev/stdin", nil
+	case stacked && remote.IsRemote(path):
+		return "", fmt.Errorf("oci-tar: %s: a stack's members are files", remote.Redact(path))
+	}
+	resolved, err := explicitfilepath.ResolvePathToFullyExplicit(path)
+	if err != nil {
+		return "", fmt.Errorf("oci-tar: %w", err)
+	}
+	return resolved, nil
 }
 
 func (ref ociTarReference) Transport() types.ImageTransport { return Transport }
@@ -159,9 +190,9 @@ func (ref ociTarReference) PolicyConfigurationIdentity() string {
 }
 
 // PolicyConfigurationNamespaces are the directories above the archive,
-// innermost first; a remote archive has none.
+// innermost first; a remote archive, and a stack, have none.
 func (ref ociTarReference) PolicyConfigurationNamespaces() []string {
-	if ref.isRemote() {
+	if ref.isRemote() || ref.stack {
 		return nil
 	}
 	var res []string

@@ -20,7 +20,7 @@ type imageSource struct {
 }
 
 func newImageSource(ref ociTarReference, sys *types.SystemContext) (*imageSource, error) {
-	r, err := OpenArchive(context.Background(), ref.path, ref.opts.Reader, sys)
+	r, err := OpenArchive(context.Background(), ref.path, ref.opts, sys)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func SourceProblem(ref types.ImageReference, sys *types.SystemContext, err error
 
 // checkBlob reads blob d of ref's archive whole, checked against its digest.
 func checkBlob(ref ociTarReference, sys *types.SystemContext, d digest.Digest) error {
-	r, err := OpenArchive(context.Background(), ref.path, ref.opts.Reader, sys)
+	r, err := OpenArchive(context.Background(), ref.path, ref.opts, sys)
 	if err != nil {
 		return err
 	}

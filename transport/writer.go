@@ -40,6 +40,7 @@ type ArchiveOptions struct {
 	Compression archive.Compression // as Options.Compression
 	Replace     bool                // start afresh instead of keeping the images of an existing file
 	Reader      archive.Options     // opens the existing file whose images are kept
+	Delta       *archive.Delta      // as Options.Delta
 }
 
 // NewArchiveWriter starts writing the archive at path; "-" is stdout.
@@ -48,6 +49,7 @@ func NewArchiveWriter(sys *types.SystemContext, path string, opts ArchiveOptions
 	if err != nil {
 		return nil, err
 	}
+	wopts.Delta = opts.Delta
 	a := &ArchiveWriter{path: path, format: opts.Format}
 	if path == stdinPath {
 		if a.out, err = archive.NewCompressor(struct{ io.Writer }{os.Stdout}, opts.Compression.For("")); err != nil { // never seek on stdout, even a redirected one

@@ -28,6 +28,7 @@ type copyOptions struct {
 	src, dest        endpointOptions
 	destCompress     bool
 	destCompressFmt  string
+	delta            deltaOptions
 }
 
 // endpointOptions are the flags given once for the source and once for the
@@ -75,6 +76,7 @@ Progress goes to standard error, never to standard output.`,
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
 	f.BoolVar(&o.destCompress, "dest-compress", false, "compress layers when saving to the destination")
 	f.StringVar(&o.destCompressFmt, "dest-compress-format", "", "`FORMAT` to compress layers with: gzip or zstd")
+	o.delta.addFlags(f)
 	o.src.addFlags(f, "src-", "the source")
 	o.dest.addFlags(f, "dest-", "the destination")
 	return cmd
@@ -93,9 +95,18 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 	if err != nil {
 		return err
 	}
-	destRef, err := g.parseImageWith(destName, transport.Options{Format: layout, Compression: compression})
+	ctx, cancel := commandContext()
+	defer cancel()
+	delta, err := o.delta.delta(ctx, g, g.systemContext())
+	if err != nil {
+		return err
+	}
+	destRef, err := g.parseImageWith(destName, transport.Options{Format: layout, Compression: compression, Delta: delta})
 	if err != nil {
 		return fmt.Errorf("invalid destination %q: %w", destName, err)
+	}
+	if delta != nil && destRef.Transport().Name() != transport.Transport.Name() {
+		return fmt.Errorf("--base and --have apply to oci-tar: destinations, not %s:", destRef.Transport().Name())
 	}
 	if o.format.ociOnly && destRef.Transport().Name() != transport.Transport.Name() {
 		return fmt.Errorf("--dest-oci-only applies to oci-tar: destinations, not %s:", destRef.Transport().Name())
@@ -112,8 +123,6 @@ func runCopy(cmd *cobra.Command, g *globalOptions, o *copyOptions, srcName, dest
 		return err
 	}
 	defer policy.Destroy()
-	ctx, cancel := commandContext()
-	defer cancel()
 	return copyImage(ctx, policy, srcRef, func(types.ImageSource) (types.ImageReference, error) { return destRef, nil }, opts)
 }
 

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/ocitar/ocitar/internal/termsafe"
+	"github.com/ocitar/ocitar/source/remote"
 	"github.com/sirupsen/logrus"
 	"go.podman.io/storage/pkg/reexec"
 )
@@ -17,6 +18,7 @@ func main() {
 	if reexec.Init() {
 		return
 	}
+	limitMemory()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -29,6 +31,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	cmd.SetErr(stderr)
 	logrus.SetOutput(escapedLog{stderr})
 	if err := cmd.Execute(); err != nil {
+		if errors.Is(err, remote.ErrNoRange) {
+			err = fmt.Errorf("%w (--download-if-no-range downloads it once into --cache-dir instead)", err)
+		}
 		for _, line := range errorLines(err) {
 			printLine(stderr, "", line)
 		}

@@ -33,6 +33,7 @@ type globalOptions struct {
 	maxRatio       int64
 	cacheDir       string
 	cacheMax       string
+	download       bool
 	cache          *cache.Cache
 	stderr         io.Writer
 }
@@ -77,10 +78,11 @@ nothing is unpacked to, or assembled in, a temporary directory.
 	f.StringVar(&g.overrideVar, "override-variant", "", "use `VARIANT` instead of the machine's architecture variant to choose images")
 	f.StringVar(&g.cacheDir, "cache-dir", "", "`DIR` that keeps the indexes of compressed archives, and the files of those that cannot be read in place, between runs; processes may share it (default: ocitar in the user's cache directory, $XDG_CACHE_HOME or ~/.cache)")
 	f.StringVar(&g.cacheMax, "cache-max", "10GiB", "bound the --cache-dir to `SIZE` (such as 500MiB or 20GB), evicting what was used least recently")
+	f.BoolVar(&g.download, "download-if-no-range", false, "download a remote archive whose server ignores Range requests once into --cache-dir, and read it there, instead of failing")
 	f.Int64Var(&g.maxRatio, "max-decompression-ratio", archive.DefaultMaxSpoolRatio, "refuse a compressed archive, or docker-save layer, that expands to more than `N` times its size (a decompression bomb)")
 	root.SetVersionTemplate("{{.Version}}")
 	root.AddCommand(newServeCommand(g))
-	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g), newRecompressCommand(g), newVersionCommand())
+	root.AddCommand(newCopyCommand(g), newInspectCommand(g), newInventoryCommand(g), newLsCommand(g), newSaveCommand(g), newVerifyCommand(g), newUnpackCommand(g), newRecompressCommand(g), newVersionCommand())
 	return root
 }
 
@@ -101,8 +103,14 @@ func (g *globalOptions) parseImageWith(name string, opts transport.Options) (typ
 	if err != nil {
 		return nil, err
 	}
-	opts.Reader = g.archiveOptions()
+	opts.Reader, opts.DownloadWithoutRange = g.archiveOptions(), g.download
 	return transport.WithOptions(ref, opts), nil
+}
+
+// transportOptions are the options an archive named on the command line
+// is opened with.
+func (g *globalOptions) transportOptions() transport.Options {
+	return transport.Options{Reader: g.archiveOptions(), DownloadWithoutRange: g.download}
 }
 
 // archiveOptions are the options oci-tar: archives are opened with. What a

@@ -16,6 +16,7 @@ type saveOptions struct {
 	all      bool
 	platform string
 	quiet    bool
+	delta    deltaOptions
 }
 
 func newSaveCommand(g *globalOptions) *cobra.Command {
@@ -32,8 +33,14 @@ The archive is an OCI layout that docker load, podman load and skopeo's
 docker-archive: read as well, whatever the manifest type --format chooses;
 --dest-oci-only leaves docker's files out.
 
-Example:
-  ocitar save -o images.tar docker://registry.example/a:1 oci-tar:other.tar:b`,
+With --base or --have, the archive is a delta: it holds every manifest,
+index and config of the images, and only the layers the bases lack; its
+index.json records the bases (the annotation io.github.ocitar.delta.bases).
+Bases are read, not hashed: --verify-bases reads their blobs too.
+
+Examples:
+  ocitar save -o images.tar docker://registry.example/a:1 oci-tar:other.tar:b
+  ocitar save --base january.tar -o february.delta.tar docker://registry.example/a:2`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runSave(cmd, g, o, args)
@@ -45,6 +52,7 @@ Example:
 	f.BoolVarP(&o.all, "all", "a", false, "save every image of multi-platform indexes")
 	f.StringVar(&o.platform, "platform", "", "save the image for `OS/ARCH[/VARIANT]` from indexes (default: this machine's)")
 	f.BoolVarP(&o.quiet, "quiet", "q", false, "print no progress")
+	o.delta.addFlags(f)
 	_ = cmd.MarkFlagRequired("output")
 	return cmd
 }
@@ -64,8 +72,12 @@ func runSave(cmd *cobra.Command, g *globalOptions, o *saveOptions, names []strin
 	}
 	defer session.close()
 	sys := session.sys
+	delta, err := o.delta.delta(session.ctx, g, sys)
+	if err != nil {
+		return err
+	}
 
-	a, err := transport.NewArchiveWriter(sys, o.output, transport.ArchiveOptions{Format: layout, Compression: compression, Replace: true})
+	a, err := transport.NewArchiveWriter(sys, o.output, transport.ArchiveOptions{Format: layout, Compression: compression, Replace: true, Delta: delta})
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -63,7 +64,11 @@ served.
 The server listens on 127.0.0.1 only, unless --addr says otherwise. It prints
 "ocitar serve: serving on URL" to standard error once ready, then a line per
 request unless --quiet. SIGHUP reopens archives replaced since (downloads
-under way finish from the old file); SIGINT and SIGTERM stop it.
+under way finish from the old file); SIGINT and SIGTERM stop it. A remote
+archive whose object changes is reopened by itself, with a line in the log:
+when a read finds the change (the reads under way fail), or when a client
+asks for what the archives lack (serve then asks the server, at most once a
+second).
 
 Example:
   ocitar serve --addr 127.0.0.1:5000 images.tar
@@ -89,10 +94,13 @@ type server struct {
 	g        *globalOptions
 	o        *serveOptions
 	log      *log.Logger
-	sources  []archiveSource
 	handler  *registry.Handler
 	http     *http.Server
 	listener net.Listener
+
+	mu      sync.Mutex // held while sources change
+	sources []archiveSource
+	changes changes
 }
 
 func runServe(g *globalOptions, o *serveOptions, args []string, stderr io.Writer) error {
@@ -146,7 +154,10 @@ func (s *server) configure(args []string) error {
 
 // start opens the archives and listens.
 func (s *server) start(ctx context.Context) error {
-	opts := registry.Options{Log: func(line string) { s.log.Print(line) }}
+	opts := registry.Options{
+		Log:        func(line string) { s.log.Print(line) },
+		ReadFailed: func(r *archive.Reader, err error) { s.readFailed(ctx, r, err) },
+	}
 	if s.o.htpasswd != "" {
 		users, err := registry.LoadHtpasswd(s.o.htpasswd)
 		if err != nil {
@@ -169,9 +180,9 @@ func (s *server) start(ctx context.Context) error {
 		s.handler.Close()
 		return fmt.Errorf("serve: %w", err)
 	}
-	s.http.Handler = s.handler
+	s.http.Handler = missWatch{next: s.handler, missed: func() { go s.revalidate(ctx) }}
 	if !s.o.quiet {
-		s.http.Handler = accessLog{next: s.handler, log: s.log}
+		s.http.Handler = accessLog{next: s.http.Handler, log: s.log}
 	}
 	scheme := "http"
 	if s.http.TLSConfig != nil {
@@ -218,6 +229,8 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 // reload reopens the archives whose file changed; on an error it keeps
 // serving the archives it has.
 func (s *server) reload(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	opened, archives, err := s.openAll(ctx, s.sources)
 	if err == nil {
 		err = s.handler.Replace(archives)
@@ -231,12 +244,13 @@ func (s *server) reload(ctx context.Context) {
 }
 
 // archiveSource is an archive given on the command line and, once opened,
-// its reader and the file it read.
+// its reader and the file it read, or the remote object.
 type archiveSource struct {
 	path   string
 	repo   string
 	reader *archive.Reader
 	file   os.FileInfo
+	remote *remote.Source
 }
 
 // parseArchiveSource parses [REPO=]PATH.

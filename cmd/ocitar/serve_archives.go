@@ -15,7 +15,6 @@ import (
 // is unchanged. On an error it closes what it opened.
 func (s *server) openAll(ctx context.Context, old []archiveSource) ([]archiveSource, []registry.Archive, error) {
 	next := make([]archiveSource, len(s.sources))
-	archives := make([]registry.Archive, len(s.sources))
 	for i, src := range s.sources {
 		if old == nil || !unchanged(old[i]) {
 			var err error
@@ -25,22 +24,36 @@ func (s *server) openAll(ctx context.Context, old []archiveSource) ([]archiveSou
 			}
 		}
 		next[i] = src
-		archives[i] = registry.Archive{Reader: src.reader, Repo: src.repo}
 	}
-	return next, archives, nil
+	return next, registryArchives(next), nil
 }
 
-// openRemote opens the archive at a remote location. It has no file: a
-// SIGHUP opens it again.
+// registryArchives are the archives of sources, for the handler.
+func registryArchives(sources []archiveSource) []registry.Archive {
+	archives := make([]registry.Archive, len(sources))
+	for i, src := range sources {
+		archives[i] = registry.Archive{Reader: src.reader, Repo: src.repo}
+	}
+	return archives
+}
+
+// openRemote opens the archive at a remote location, or a stack of files
+// (base.tar+delta.tar), through the transport. It has no file: a SIGHUP
+// opens it again, and so does a read that finds a remote object changed
+// (reopenChanged).
 func (s *server) openRemote(ctx context.Context, src archiveSource) (archiveSource, error) {
 	sys, err := s.o.remote.systemContext(s.g, true)
 	if err != nil {
 		return src, err
 	}
-	opts := s.g.archiveOptions()
-	opts.Context = ctx
-	opts.Notice = s.notice()
-	src.reader, err = transport.OpenArchive(ctx, src.path, opts, sys)
+	opts := s.g.transportOptions()
+	opts.Reader.Context = ctx
+	opts.Reader.Notice = s.notice()
+	if !remote.IsRemote(src.path) {
+		src.reader, err = transport.OpenArchive(ctx, src.path, opts, sys)
+		return src, err
+	}
+	src.reader, src.remote, err = transport.OpenRemoteArchive(ctx, src.path, opts, sys)
 	return src, err
 }
 
@@ -75,7 +88,7 @@ func closeOpened(opened, old []archiveSource) {
 // compressed archive (an index, or its files into the cache) is logged with
 // its progress, unless --quiet, and stops on SIGINT or SIGTERM.
 func (s *server) open(ctx context.Context, src archiveSource) (archiveSource, error) {
-	if remote.IsRemote(src.path) {
+	if remote.IsRemote(src.path) || len(archive.StackMembers(src.path)) > 1 {
 		return s.openRemote(ctx, src)
 	}
 	fi, err := os.Stat(src.path)

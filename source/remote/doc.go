@@ -6,7 +6,7 @@
 // # Requests
 //
 // Open makes one request, a GET of the first window (Options.Window,
-// 1 MiB) with Range: bytes=0-WINDOW-1, which learns the size of the object
+// 64 KiB) with Range: bytes=0-WINDOW-1, which learns the size of the object
 // from Content-Range and its validator: the ETag, else Last-Modified. Every
 // later request carries If-Match with that ETag (If-Unmodified-Since with
 // Last-Modified when there is no strong ETag), and its answer must give the
@@ -22,8 +22,11 @@
 // reads when none holds it, or ending at the end of the object, where
 // reads go backwards. Indexing a tar reads its headers one after another:
 // the headers of the entries smaller than a window come with the window
-// before them, so that indexing costs one request, the first, and one per
-// entry larger than a window. A read of a window or more, and OpenRange,
+// before them, so that indexing costs one request, the first, one per
+// entry larger than a window, and one per window's worth of the other
+// entries: an image archive's small entries (oci-layout, index.json,
+// manifests, configs) take a few KiB, so that it costs 1 + its layers
+// larger than a window, and a window each. A read of a window or more, and OpenRange,
 // the stream a blob is read through, make one GET of exactly the bytes
 // asked, read straight into the caller's buffer. Concurrent reads of one
 // window wait for one request.

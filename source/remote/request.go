@@ -93,7 +93,7 @@ func (s *Source) learnValidator(h http.Header) {
 	s.identity = identity(s.url, validator, s.size)
 }
 
-// do sends one ranged GET of n bytes at off, and returns its response,
+// do sends one GET of n bytes at off (request says how), and returns its response,
 // whose body counts what it gives and fails with ErrTimeout when nothing
 // comes for Options.IdleTimeout.
 func (s *Source) do(ctx context.Context, off, n int64) (*http.Response, error) {
@@ -115,13 +115,16 @@ func (s *Source) do(ctx context.Context, off, n int64) (*http.Response, error) {
 	return nil, err
 }
 
-// request is the GET of n bytes at off, with its precondition, signed.
+// request is the GET of n bytes at off, of the whole object when n < 0,
+// with its precondition, signed.
 func (s *Source) request(ctx context.Context, off, n int64) (*http.Request, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url.String(), nil)
 	if err != nil {
 		return nil, transportError(s.name, err)
 	}
-	req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	if n >= 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
+	}
 	if s.precond[0] != "" {
 		req.Header.Set(s.precond[0], s.precond[1])
 	}

@@ -137,8 +137,9 @@ func (c S3Config) Sign(req *http.Request) error {
 		func(o *v4.SignerOptions) { o.DisableURIPathEscaping = true })
 }
 
-// openS3 opens s3://BUCKET/KEY, named so in errors.
-func openS3(ctx context.Context, location string, opts Options) (*Source, error) {
+// newS3 is the Source of s3://BUCKET/KEY, named so in errors, its requests
+// signed with the credentials of opts.S3 or of the environment.
+func newS3(ctx context.Context, location string, opts Options) (*Source, error) {
 	bucket, key, err := ParseS3(location)
 	if err != nil {
 		return nil, err
@@ -156,11 +157,18 @@ func openS3(ctx context.Context, location string, opts Options) (*Source, error)
 		return nil, fmt.Errorf("s3://%s/%s: %w", bucket, key, err)
 	}
 	opts.Sign = chain(opts.Sign, cfg.Sign)
-	src, err := openURL(ctx, u, "s3://"+bucket+"/"+key, opts)
-	if cfg.Credentials.AccessKeyID == "" && (errors.Is(err, ErrForbidden) || errors.Is(err, ErrUnauthorized)) {
-		return nil, fmt.Errorf("%w; no AWS credentials were found (AWS_ACCESS_KEY_ID, AWS_PROFILE)", err)
+	s := newURL(ctx, u, "s3://"+bucket+"/"+key, opts)
+	s.anonymous = cfg.Credentials.AccessKeyID == ""
+	return s, nil
+}
+
+// credentialsHint adds to a refusal of an S3 request made without
+// credentials that none were found.
+func (s *Source) credentialsHint(err error) error {
+	if s.anonymous && (errors.Is(err, ErrForbidden) || errors.Is(err, ErrUnauthorized)) {
+		return fmt.Errorf("%w; no AWS credentials were found (AWS_ACCESS_KEY_ID, AWS_PROFILE)", err)
 	}
-	return src, err
+	return err
 }
 
 // chain signs with first, when set, then with last.

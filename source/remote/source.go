@@ -25,6 +25,8 @@ type Source struct {
 	lastMod  string // compared when there is no ETag
 	precond  [2]string
 	identity string
+	// anonymous: an s3:// location for which no credentials were found.
+	anonymous bool
 
 	head    *window // the first window, kept: a whole object when the server ignores Range
 	windows windows
@@ -50,14 +52,30 @@ type Stats struct {
 // of the object. ctx bounds Open and every request that ReadAt makes later,
 // so it should live as long as the Source.
 func Open(ctx context.Context, location string, opts Options) (*Source, error) {
+	s, err := newSource(ctx, location, opts)
+	if err != nil {
+		return nil, err
+	}
+	err = s.retry(ctx, func() (err error) {
+		s.head, err = s.first()
+		return err
+	})
+	if err != nil {
+		return nil, s.credentialsHint(err)
+	}
+	return s, nil
+}
+
+// newSource is the Source of location, which has made no request yet.
+func newSource(ctx context.Context, location string, opts Options) (*Source, error) {
 	if hasScheme(location, "s3") {
-		return openS3(ctx, location, opts)
+		return newS3(ctx, location, opts)
 	}
 	u, err := parseHTTP(location)
 	if err != nil {
 		return nil, err
 	}
-	return openURL(ctx, u, displayName(u), opts)
+	return newURL(ctx, u, displayName(u), opts), nil
 }
 
 // parseHTTP parses an http:// or https:// URL.
@@ -76,18 +94,10 @@ func parseHTTP(location string) (*url.URL, error) {
 	return u, nil
 }
 
-// openURL opens the object at u, named name in errors.
-func openURL(ctx context.Context, u *url.URL, name string, opts Options) (*Source, error) {
+// newURL is the Source of the object at u, named name in errors.
+func newURL(ctx context.Context, u *url.URL, name string, opts Options) *Source {
 	opts = opts.withDefaults()
-	s := &Source{ctx: ctx, url: u, name: name, opts: opts, size: -1, windows: windows{max: opts.Windows}}
-	err := s.retry(ctx, func() (err error) {
-		s.head, err = s.first()
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return &Source{ctx: ctx, url: u, name: name, opts: opts, size: -1, windows: windows{max: opts.Windows}}
 }
 
 func (s *Source) Size() int64      { return s.size }
@@ -260,4 +270,24 @@ func Redact(location string) string {
 func hasScheme(location, scheme string) bool {
 	prefix := scheme + "://"
 	return len(location) >= len(prefix) && strings.EqualFold(location[:len(prefix)], prefix)
+}
+
+// Check asks the server whether the object is still the one opened, with
+// one ranged GET of its first byte under the precondition of every read:
+// it fails with ErrChanged, as every read after it, when it is not.
+func (s *Source) Check(ctx context.Context) error {
+	if s.changed.Load() {
+		return fmt.Errorf("%s: %w", s.name, ErrChanged)
+	}
+	if s.size == 0 {
+		return nil
+	}
+	return s.note(s.retry(ctx, func() error {
+		resp, err := s.do(ctx, 0, 1)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		return s.check(resp, 0, 1)
+	}))
 }

@@ -169,7 +169,8 @@ func TestSourceReadAt(t *testing.T) {
 }
 
 // TestSourceIndexTar reads the headers of a tar as an index does, and
-// counts the requests: one, and one per entry larger than the window.
+// counts the requests: one, one per entry larger than the window, and one
+// per window's worth of the rest.
 func TestSourceIndexTar(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -198,16 +199,21 @@ func TestSourceIndexTar(t *testing.T) {
 			if strings.Join(got, " ") != strings.Join(names, " ") {
 				t.Fatalf("entries %v, want %v", got, names)
 			}
-			t.Logf("%d entries, %d requests, %d bytes", len(names), src.Stats().Requests, src.Stats().Bytes)
-			if n := src.Stats().Requests; n > int64(1+tt.large) {
-				t.Errorf("%d requests to index %d entries, %d of them larger than the window; want at most %d", n, len(names), tt.large, 1+tt.large)
+			rest := int64(len(archive)) - int64(tt.large)*largeEntry
+			limit := 1 + int64(tt.large) + rest/DefaultWindow
+			t.Logf("%d entries, %d requests, %d bytes (limit %d)", len(names), src.Stats().Requests, src.Stats().Bytes, limit)
+			if n := src.Stats().Requests; n > limit {
+				t.Errorf("%d requests to index %d entries, %d of them larger than the window, %d bytes of others; want at most %d", n, len(names), tt.large, rest, limit)
 			}
 		})
 	}
 }
 
-// tarOf is a tar of small entries of 1 KiB with large ones of 2 MiB among
-// them, and the names of its entries.
+// largeEntry is the size of the large entries of tarOf.
+const largeEntry = 2 << 20
+
+// tarOf is a tar of small entries of 1 KiB with large ones of largeEntry
+// among them, and the names of its entries.
 func tarOf(t testing.TB, small, large int) ([]byte, []string) {
 	var buf bytes.Buffer
 	tw := tar.NewWriter(&buf)
@@ -215,7 +221,7 @@ func tarOf(t testing.TB, small, large int) ([]byte, []string) {
 	for i := range small + large {
 		size := 1 << 10
 		if large > 0 && i%(small/large+1) == small/large/2 {
-			size = 2 << 20
+			size = largeEntry
 		}
 		name := "entry" + strings.Repeat("x", i%7) + string(rune('a'+i%26))
 		names = append(names, name)
@@ -273,29 +279,47 @@ func TestSourceChanged(t *testing.T) {
 		{"another Last-Modified", func(o object) object { o.etag = ""; return o }, object{data: pattern(200<<10, 7), modtime: time.Unix(1_800_000_000, 0)}, true},
 		{"another size", noValidator, noValidator(newObject(pattern(300<<10, 7))), false},
 	}
+	detections := []struct {
+		name   string
+		detect func(*Source) error
+	}{
+		{"ReadAt", func(src *Source) error { _, err := src.ReadAt(make([]byte, 10), 100<<10); return err }},
+		{"Check", func(src *Source) error { return src.Check(context.Background()) }},
+	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv := newObjectServer(t, data, false)
-			srv.set(tt.before(newObject(data)))
-			if tt.noCheck {
-				srv.with(func() { srv.check = ignorePreconditions })
-			}
-			src := mustOpen(t, srv.URL+"/a.tar", testOptions(srv, &waits{}))
-			srv.set(tt.after)
-			_, err := src.ReadAt(make([]byte, 10), 100<<10)
-			if !errors.Is(seen(err), ErrChanged) {
-				t.Fatalf("ReadAt after the change: %v, want ErrChanged", err)
-			}
-			if !strings.HasPrefix(err.Error(), src.Name()+": ") {
-				t.Errorf("error %q does not start with the name", err)
-			}
-			if _, err := src.ReadAt(make([]byte, 10), 0); !errors.Is(seen(err), ErrChanged) {
-				t.Errorf("a read of the first window after the change: %v, want ErrChanged", err)
-			}
-			if _, err := src.OpenRange(context.Background(), 150<<10, 10); !errors.Is(seen(err), ErrChanged) {
-				t.Errorf("OpenRange after the change: %v, want ErrChanged", err)
-			}
-		})
+		for _, d := range detections {
+			t.Run(tt.name+", "+d.name, func(t *testing.T) {
+				testSourceChanged(t, data, tt.before, tt.after, tt.noCheck, d.detect)
+			})
+		}
+	}
+}
+
+// testSourceChanged opens the object before, replaces it by after, and
+// checks that detect, and every read after it, fails with ErrChanged.
+func testSourceChanged(t *testing.T, data []byte, before func(object) object, after object, noCheck bool, detect func(*Source) error) {
+	srv := newObjectServer(t, data, false)
+	srv.set(before(newObject(data)))
+	if noCheck {
+		srv.with(func() { srv.check = ignorePreconditions })
+	}
+	src := mustOpen(t, srv.URL+"/a.tar", testOptions(srv, &waits{}))
+	if err := src.Check(context.Background()); err != nil {
+		t.Fatalf("Check before the change: %v", seen(err))
+	}
+	srv.set(after)
+	err := detect(src)
+	if !errors.Is(seen(err), ErrChanged) {
+		t.Fatalf("after the change: %v, want ErrChanged", err)
+	}
+	if !strings.HasPrefix(err.Error(), src.Name()+": ") {
+		t.Errorf("error %q does not start with the name", err)
+	}
+	if _, err := src.ReadAt(make([]byte, 10), 0); !errors.Is(seen(err), ErrChanged) {
+		t.Errorf("a read of the first window after the change: %v, want ErrChanged", err)
+	}
+	if _, err := src.OpenRange(context.Background(), 150<<10, 10); !errors.Is(seen(err), ErrChanged) {
+		t.Errorf("OpenRange after the change: %v, want ErrChanged", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package zstdseek
 import (
 	"bytes"
 	"io"
+	"math"
 	"runtime"
 	"testing"
 )
@@ -111,7 +112,7 @@ func BenchmarkWalkFrames(b *testing.B) {
 	src := newMem("seekable", streams["seekable"])
 	b.SetBytes(src.Size())
 	for b.Loop() {
-		if _, err := WalkFrames(src); err != nil {
+		if _, err := WalkFrames(src, math.MaxInt64); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -13,6 +13,8 @@
 //     it in windows of 1 MiB but decoding nothing. It needs each frame to
 //     give its Frame_Content_Size, as zstd does for a file it compresses,
 //     so that outputs of zstd put end to end can be entered at each one.
+//     It stops at the header of the first frame larger than the span the
+//     caller enters a stream by (ErrLargeFrame), reading none of its blocks.
 //   - MeasureFrames is WalkFrames that decodes, once, the frames that do not
 //     give their size.
 //
@@ -20,8 +22,9 @@
 //
 //   - zstd -T0, at any level and with --long, writes one frame, with its
 //     Frame_Content_Size when it reads a file and without when it reads a
-//     pipe. One frame cannot be entered but at its start: Enterable says
-//     so, and the caller decompresses such a stream once.
+//     pipe. One frame cannot be entered but at its start: WalkFrames says
+//     so (ErrLargeFrame or ErrNoContentSize) from its header, and the
+//     caller decompresses such a stream once.
 //   - pzstd writes a frame for every 4 windows of content (2 MiB at -1,
 //     8 MiB at the default -3; an empty one last when the content is a
 //     multiple of that), each after a skippable frame of pzstd's own, and

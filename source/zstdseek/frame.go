@@ -29,6 +29,10 @@ var (
 	// ErrNoContentSize is returned by WalkFrames for a frame whose header
 	// does not give the size of its content, which only decoding it tells.
 	ErrNoContentSize = errors.New("zstd frame without Frame_Content_Size")
+	// ErrLargeFrame is returned by WalkFrames for a frame that holds more
+	// than the span it is asked to enter a stream by: one frame, as zstd
+	// -T0 writes, is better decompressed once.
+	ErrLargeFrame = errors.New("zstd frame too large to be entered")
 )
 
 // DefaultMaxRatio bounds how many times its compressed size the content of
@@ -59,7 +63,8 @@ func (o Options) maxContent(size int64) int64 {
 
 // Enterable tells whether entering the stream at its frames is of use: no
 // frame holds more than maxSpan bytes of content. A stream of larger frames
-// (one frame, as zstd -T0 writes) is better decompressed once.
+// (one frame, as zstd -T0 writes) is better decompressed once. It is
+// for frames a seek table lists; WalkFrames stops at the first such frame.
 func Enterable(frames []Frame, maxSpan int64) bool {
 	for _, f := range frames {
 		if f.Size > maxSpan {

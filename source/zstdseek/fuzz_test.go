@@ -70,7 +70,7 @@ func FuzzWalkFrames(f *testing.F) {
 			return
 		}
 		src := newMem("fuzz", data)
-		if frames, err := WalkFrames(src); err == nil {
+		if frames, err := WalkFrames(src, maxSpan); err == nil {
 			readAll(src, frames)
 		}
 		if frames, err := MeasureFrames(src, Options{}); err == nil {

@@ -21,6 +21,17 @@ func newMem(name string, b []byte) memSource { return memSource{bytes.NewReader(
 func (m memSource) Identity() string { return "0123abcd" }
 func (m memSource) Name() string     { return m.name }
 
+// countingSource counts the reads of its Source.
+type countingSource struct {
+	memSource
+	reads int
+}
+
+func (c *countingSource) ReadAt(p []byte, off int64) (int, error) {
+	c.reads++
+	return c.memSource.ReadAt(p, off)
+}
+
 // testContent is n bytes, half of them random and half runs of one byte,
 // the same for the same seed.
 func testContent(n int, seed uint64) []byte {

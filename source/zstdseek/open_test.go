@@ -200,7 +200,7 @@ func TestReadError(t *testing.T) {
 	if _, err := spans.ReadAt(make([]byte, 100), 150_000); !errors.Is(err, errDisk) || errors.Is(err, errkind.ErrNotArchive) {
 		t.Errorf("ReadAt: %v, want %v alone", err, errDisk)
 	}
-	if _, err := WalkFrames(src); !errors.Is(err, errDisk) || errors.Is(err, errkind.ErrNotArchive) {
+	if _, err := WalkFrames(src, maxSpan); !errors.Is(err, errDisk) || errors.Is(err, errkind.ErrNotArchive) {
 		t.Errorf("WalkFrames: %v, want %v alone", err, errDisk)
 	}
 	pzstd := &flakySource{newMem("test.tar.zst", compressFile(t, content, "pzstd", "-1")), 1} // the walk's read

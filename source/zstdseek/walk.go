@@ -25,18 +25,23 @@ const (
 
 // WalkFrames finds the frames of the zstd stream src (zstd outputs put end
 // to end, say) from their headers and those of their blocks, without
-// decoding them, skipping skippable frames. A frame whose
-// header does not give the size of its content gives ErrNoContentSize:
-// only decoding tells it (MeasureFrames).
-func WalkFrames(src source.Source) ([]Frame, error) {
-	frames, err := walk(src)
+// decoding them, skipping skippable frames. It stops at the header of the
+// first frame not worth entering: one that does not give the size of its
+// content (ErrNoContentSize: only decoding tells it, see MeasureFrames),
+// or that holds more than maxSpan bytes (ErrLargeFrame). Neither reads the
+// blocks of that frame, so a stream of one large frame costs one read.
+func WalkFrames(src source.Source, maxSpan int64) ([]Frame, error) {
+	frames, err := walk(src, func(f Frame) error {
+		switch {
+		case f.Size < 0:
+			return fmt.Errorf("%s: frame at offset %d: %w", src.Name(), f.CompressedOffset, ErrNoContentSize)
+		case f.Size > maxSpan:
+			return fmt.Errorf("%s: frame at offset %d holds %d bytes: %w", src.Name(), f.CompressedOffset, f.Size, ErrLargeFrame)
+		}
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	for i, f := range frames {
-		if f.Size < 0 {
-			return nil, fmt.Errorf("%s: frame %d, at offset %d: %w", src.Name(), i, f.CompressedOffset, ErrNoContentSize)
-		}
 	}
 	place(frames)
 	return frames, nil
@@ -47,7 +52,7 @@ func WalkFrames(src source.Source) ([]Frame, error) {
 // one pass over those frames, stopped once the content exceeds
 // opts.MaxRatio times the size of src.
 func MeasureFrames(src source.Source, opts Options) ([]Frame, error) {
-	frames, err := walk(src)
+	frames, err := walk(src, func(Frame) error { return nil })
 	if err != nil {
 		return nil, err
 	}
@@ -123,12 +128,14 @@ func place(frames []Frame) {
 	}
 }
 
-// walk returns the frames of src, of Size -1 where the header does not give it.
-func walk(src source.Source) ([]Frame, error) {
+// walk returns the frames of src, of Size -1 where the header does not give
+// it. Each frame's header is passed to check before its blocks are read; an
+// error of check ends the walk.
+func walk(src source.Source, check func(Frame) error) ([]Frame, error) {
 	w := &window{src: src, buf: make([]byte, min(windowSize, src.Size()))}
 	var frames []Frame
 	for off := int64(0); off < src.Size(); {
-		f, next, err := walkFrame(w, off)
+		f, next, err := walkFrame(w, off, check)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +149,7 @@ func walk(src source.Source) ([]Frame, error) {
 
 // walkFrame reads the frame at off: a zstd frame, or a skippable one,
 // returned as a Frame of no size. next is where the frame after it starts.
-func walkFrame(w *window, off int64) (f Frame, next int64, err error) {
+func walkFrame(w *window, off int64, check func(Frame) error) (f Frame, next int64, err error) {
 	b, err := w.at(off, int(min(maxFrameHeader, w.src.Size()-off)))
 	if err != nil {
 		return Frame{}, 0, err
@@ -161,6 +168,16 @@ func walkFrame(w *window, off int64) (f Frame, next int64, err error) {
 	if h.DictionaryID != 0 {
 		return Frame{}, 0, notArchive(w.src, "zstd frame at offset %d needs dictionary %d", off, h.DictionaryID)
 	}
+	if h.FrameContentSize > math.MaxInt64 {
+		return Frame{}, 0, notArchive(w.src, "zstd frame at offset %d claims %d bytes of content", off, h.FrameContentSize)
+	}
+	f = Frame{CompressedOffset: off, Size: -1}
+	if h.HasFCS {
+		f.Size = int64(h.FrameContentSize)
+	}
+	if err := check(f); err != nil {
+		return Frame{}, 0, err
+	}
 	end, err := blocksEnd(w, off+int64(h.HeaderSize))
 	if err != nil {
 		return Frame{}, 0, fmt.Errorf("%w, in the zstd frame at offset %d", err, off)
@@ -171,13 +188,7 @@ func walkFrame(w *window, off int64) (f Frame, next int64, err error) {
 	if end > w.src.Size() {
 		return Frame{}, 0, notArchive(w.src, "truncated: the zstd frame at offset %d runs %d bytes past the end of the file", off, end-w.src.Size())
 	}
-	if h.FrameContentSize > math.MaxInt64 {
-		return Frame{}, 0, notArchive(w.src, "zstd frame at offset %d claims %d bytes of content", off, h.FrameContentSize)
-	}
-	f = Frame{CompressedOffset: off, CompressedSize: end - off, Size: -1}
-	if h.HasFCS {
-		f.Size = int64(h.FrameContentSize)
-	}
+	f.CompressedSize = end - off
 	return f, end, nil
 }
 

@@ -35,19 +35,18 @@ func TestWalkFrames(t *testing.T) {
 		stream     func(t *testing.T) []byte
 		wantErr    error // of WalkFrames
 		wantFrames int   // of MeasureFrames
-		enterable  bool
 	}{
-		{"zstd outputs end to end", func(t *testing.T) []byte { return concatenated(t, content, 1000, 3<<20, 5<<20) }, nil, 4, true},
+		{"zstd outputs end to end", func(t *testing.T) []byte { return concatenated(t, content, 1000, 3<<20, 5<<20) }, nil, 4},
 		// pzstd -1 writes frames of 2 MiB, then an empty one.
-		{"pzstd -1", func(t *testing.T) []byte { return compressFile(t, content, "pzstd", "-1") }, ErrNoContentSize, 4, true},
-		{"zstd -T0 --long=25 of a file", func(t *testing.T) []byte { return compressFile(t, content, "zstd", "-T0", "--long=25") }, nil, 1, false},
-		{"zstd -T0 of a pipe", func(t *testing.T) []byte { return tool(t, content, "zstd", "-q", "-T0", "-c") }, ErrNoContentSize, 1, false},
-		{"ocitar's seekable format", func(t *testing.T) []byte { return seekable(t, content) }, nil, 2, true},
+		{"pzstd -1", func(t *testing.T) []byte { return compressFile(t, content, "pzstd", "-1") }, ErrNoContentSize, 4},
+		{"zstd -T0 --long=25 of a file", func(t *testing.T) []byte { return compressFile(t, content, "zstd", "-T0", "--long=25") }, ErrLargeFrame, 1},
+		{"zstd -T0 of a pipe", func(t *testing.T) []byte { return tool(t, content, "zstd", "-q", "-T0", "-c") }, ErrNoContentSize, 1},
+		{"ocitar's seekable format", func(t *testing.T) []byte { return seekable(t, content) }, nil, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			src := newMem("test.tar.zst", tt.stream(t))
-			walked, err := WalkFrames(src)
+			walked, err := WalkFrames(src, maxSpan)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("WalkFrames: %v, want %v", err, tt.wantErr)
 			}
@@ -58,9 +57,6 @@ func TestWalkFrames(t *testing.T) {
 			if len(frames) != tt.wantFrames || (tt.wantErr == nil && len(walked) != len(frames)) {
 				t.Fatalf("MeasureFrames finds %d frames, WalkFrames %d; want %d", len(frames), len(walked), tt.wantFrames)
 			}
-			if got := Enterable(frames, maxSpan); got != tt.enterable {
-				t.Errorf("Enterable = %v, want %v", got, tt.enterable)
-			}
 			spans, err := Open(src, frames, Options{})
 			if err != nil {
 				t.Fatal(err)
@@ -68,6 +64,19 @@ func TestWalkFrames(t *testing.T) {
 			defer spans.Close()
 			checkReads(t, spans, content)
 		})
+	}
+}
+
+// TestWalkFramesStopsAtLargeFrame walks a stream whose first frame is too
+// large to be entered: WalkFrames reads its header alone, not its blocks.
+func TestWalkFramesStopsAtLargeFrame(t *testing.T) {
+	stream := compressFile(t, testContent(6<<20, 3), "zstd", "-T0", "--long=25")
+	src := &countingSource{memSource: newMem("one-frame.zst", stream)}
+	if _, err := WalkFrames(src, maxSpan); !errors.Is(err, ErrLargeFrame) {
+		t.Fatalf("WalkFrames: %v, want %v", err, ErrLargeFrame)
+	}
+	if src.reads != 1 {
+		t.Errorf("WalkFrames made %d reads of a one-frame stream, want 1 (the frame's header)", src.reads)
 	}
 }
 
@@ -98,7 +107,7 @@ func TestWalkFramesBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if _, err := WalkFrames(newMem("bad.zst", tt.stream)); !errors.Is(err, tt.want) {
+			if _, err := WalkFrames(newMem("bad.zst", tt.stream), maxSpan); !errors.Is(err, tt.want) {
 				t.Errorf("WalkFrames: %v, want %v", err, tt.want)
 			}
 		})

@@ -38,7 +38,7 @@ func TestWriter(t *testing.T) {
 			if len(frames) != tt.wantFrames {
 				t.Fatalf("%d frames, want %d", len(frames), tt.wantFrames)
 			}
-			walked, err := WalkFrames(src)
+			walked, err := WalkFrames(src, maxSpan)
 			if err != nil {
 				t.Fatal(err)
 			}
