@@ -1,7 +1,8 @@
 // Command bench measures ocitar side by side with oci-archive:, docker-archive:
-// and cp, ocitar serve with docker-registry, and compressed archives read in
-// place with the ocitar that spooled them, on a generated corpus, and writes
-// the Markdown report RESULTS.md:
+// and cp, ocitar serve with docker-registry, compressed archives read in
+// place with the ocitar that spooled them, and an archive on nginx served in
+// place with the local file and with downloading it first, on a generated
+// corpus, and writes the Markdown report RESULTS.md:
 //
 //	go run ./bench [-size MiB] [-runs N] [-out FILE] [-work DIR]
 //	go run ./bench -smoke -out out/bench-smoke/RESULTS.md
@@ -49,7 +50,7 @@ func main() {
 	flag.StringVar(&memSizes, "mem-sizes", "128,1024,4096", "`MiB` of each image of the memory series, comma-separated; the largest also gets compressed rows, for peak RSS")
 	flag.IntVar(&c.runs, "runs", 3, "runs of each command")
 	flag.BoolVar(&c.smoke, "smoke", false, "a tiny corpus, one run: checks that every command works")
-	flag.StringVar(&c.only, "only", "", "measure only the groups whose title contains `TEXT` (skips the Go benchmarks, and the targets but the compressed rows')")
+	flag.StringVar(&c.only, "only", "", "measure only the groups whose title contains `TEXT` (skips the Go benchmarks, and the targets but the compressed and remote rows')")
 	flag.Parse()
 	if c.smoke {
 		size, scaleSize, memSizes, c.runs, c.benchtime = 16, 16, "8,32", 1, "1x"
@@ -133,6 +134,15 @@ func benchmark(c config) error {
 		}
 		compressed = append(compressed, r)
 	}
+	var remoted *remoteResult
+	if strings.Contains(remoteTitle, c.only) {
+		logf("measuring %s", remoteTitle)
+		r, err := measureRemote(c, corpus)
+		if err != nil {
+			return fmt.Errorf("%s: %w", remoteTitle, err)
+		}
+		remoted = &r
+	}
 	var goBench string
 	if c.only == "" {
 		logf("running the Go benchmarks of %s", strings.Join(goBenchPackages, " and "))
@@ -140,7 +150,7 @@ func benchmark(c config) error {
 			return err
 		}
 	}
-	report := buildReport(c, corpus, results, served, compressed, goBench, method, freshFSMethod(h.freshFS))
+	report := buildReport(c, corpus, results, served, compressed, remoted, goBench, method, freshFSMethod(h.freshFS))
 	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 		return err
 	}

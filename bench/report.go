@@ -29,7 +29,7 @@ func runGoBench(benchtime string) (string, error) {
 	return string(out), nil
 }
 
-func buildReport(c config, co corpus, results []groupResult, served *serveResult, compressed []compressedResult, goBench, tmpMethod, unpackMethod string) string {
+func buildReport(c config, co corpus, results []groupResult, served *serveResult, compressed []compressedResult, remoted *remoteResult, goBench, tmpMethod, unpackMethod string) string {
 	var b strings.Builder
 	title := "ocitar benchmark"
 	if c.smoke {
@@ -58,14 +58,20 @@ func buildReport(c config, co corpus, results []groupResult, served *serveResult
 	for _, r := range compressed {
 		writeCompressed(&b, r)
 	}
+	if remoted != nil {
+		writeRemote(&b, *remoted)
+	}
 	if c.only != "" {
-		// The compressed rows' targets need no other group's rows.
+		// The compressed and remote rows' targets need no other group's rows.
 		if len(compressed) > 0 {
 			writeTargets(&b, "Targets of issue 19", compressedTargets(compressed))
 		}
+		if remoted != nil {
+			writeTargets(&b, "Targets of issue 20", remoteTargets(*remoted))
+		}
 		return b.String()
 	}
-	writeTargets(&b, "Targets of issues 3, 6, 12, 14, 15 and 19", slices.Concat(targets(c, results), serveTargets(*served), compressedTargets(compressed)))
+	writeTargets(&b, "Targets of issues 3, 6, 12, 14, 15, 19 and 20", slices.Concat(targets(c, results), serveTargets(*served), compressedTargets(compressed), remoteTargets(*remoted)))
 	writeFloor(&b, c.size, rate, results)
 	if notes, err := os.ReadFile("bench/NOTES.md"); err == nil {
 		b.WriteString("\n")

@@ -28,8 +28,9 @@ import (
 // serveConcurrency is the number of clients that pull the image at once.
 const serveConcurrency = 8
 
-// serveRuns is the runs of each server in a full run: more than the other
-// rows take, since one run is short and the machine is shared.
+// serveRuns is the runs of each server in a full run, of the serve rows and
+// the remote rows: more than the other rows take, since one run is short
+// and the machine is shared.
 const serveRuns = 5
 
 // serveTitle names the serve rows in the report and for -only.
@@ -86,11 +87,7 @@ func measureServe(c config, co corpus) (serveResult, error) {
 	for _, s := range starts {
 		res.rows = append(res.rows, serveRow{name: s.name})
 	}
-	runs := c.runs
-	if !c.smoke {
-		runs = max(runs, serveRuns)
-	}
-	for range runs {
+	for range servingRuns(c) {
 		for i, s := range starts {
 			sample, n, err := serveRun(s.start, largeName)
 			if err != nil {
@@ -101,6 +98,15 @@ func measureServe(c config, co corpus) (serveResult, error) {
 		}
 	}
 	return res, nil
+}
+
+// servingRuns is the runs of each row that serves: at least serveRuns,
+// but once for -smoke.
+func servingRuns(c config) int {
+	if c.smoke {
+		return c.runs
+	}
+	return max(c.runs, serveRuns)
 }
 
 // serveRun starts a server, pulls the image called name once, then
@@ -221,10 +227,11 @@ func serveCopy(url string, w io.Writer, verify bool, want string) (int64, error)
 	return n, nil
 }
 
-// serveStartOcitar starts ocitar serve on archive and waits for its ready
-// line; ocitar is the binary and its global flags.
-func serveStartOcitar(ocitar []string, archive string) (*serveServer, error) {
-	args := append(slices.Clone(ocitar[1:]), "serve", "--quiet", "--addr", "127.0.0.1:0", archive)
+// serveStartOcitar starts ocitar serve on archive, a file or a URL, and
+// waits for its ready line; ocitar is the binary and its global flags, and
+// flags are serve's own.
+func serveStartOcitar(ocitar []string, archive string, flags ...string) (*serveServer, error) {
+	args := slices.Concat(ocitar[1:], []string{"serve", "--quiet", "--addr", "127.0.0.1:0"}, flags, []string{archive})
 	cmd := exec.Command(ocitar[0], args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -276,7 +283,7 @@ func serveStartRegistry(c config, archive string) (*serveServer, error) {
 		return nil, err
 	}
 	srv.host, srv.store, srv.dir = host, store, dir
-	if err := srv.waitHTTP(); err != nil {
+	if err := srv.waitHTTP(http.DefaultClient, "http://"+host+"/v2/"); err != nil {
 		srv.stop()
 		return nil, err
 	}
@@ -300,11 +307,10 @@ func serveLaunch(cmd *exec.Cmd) (*serveServer, error) {
 	return srv, nil
 }
 
-// waitHTTP polls /v2/ until it answers 200: 200 attempts 25 ms apart.
-func (s *serveServer) waitHTTP() error {
-	url := "http://" + s.host + "/v2/"
+// waitHTTP polls url with client until it answers 200: 200 attempts 25 ms apart.
+func (s *serveServer) waitHTTP(client *http.Client, url string) error {
 	for range 200 {
-		if resp, err := http.Get(url); err == nil {
+		if resp, err := client.Get(url); err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				return nil

@@ -17,6 +17,7 @@ zstd zstd
 pigz pigz
 nginx nginx-light
 python3 python3
+curl curl
 "
 missing=()
 while read -r cmd pkg; do
@@ -51,14 +52,15 @@ install_go regctl github.com/regclient/regclient/cmd/regctl@v0.11.7
 install_go conformance github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111
 
 # remote archives (issue 20): nginx (nginx-light, above) serves files with
-# Range; versitygw is an S3 gateway over a POSIX directory.
+# Range; versitygw is an S3 gateway over a POSIX directory; bench's remote
+# group downloads the archive with curl, today's way.
 install_go versitygw github.com/versity/versitygw/cmd/versitygw@v1.8.0
 
 # containerd's CRI plugin, the kubelet's path, pulls from ocitar serve; crictl
 # is the client that drives it.
 install_go crictl sigs.k8s.io/cri-tools/cmd/crictl@v1.37.0
 
-for cmd in gcc skopeo umoci podman dockerd docker-registry zstd pzstd pigz nginx python3 containerd ctr bin/crane bin/regctl bin/conformance bin/versitygw bin/crictl; do
+for cmd in gcc skopeo umoci podman dockerd docker-registry zstd pzstd pigz nginx python3 curl containerd ctr bin/crane bin/regctl bin/conformance bin/versitygw bin/crictl; do
 	if ! command -v "$cmd" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$cmd" ]; then
 		echo "install-deps: $cmd is still missing" >&2
 		exit 1
