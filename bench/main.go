@@ -1,8 +1,9 @@
 // Command bench measures ocitar side by side with oci-archive:, docker-archive:
 // and cp, ocitar serve with docker-registry, compressed archives read in
-// place with the ocitar that spooled them, and an archive on nginx served in
-// place with the local file and with downloading it first, on a generated
-// corpus, and writes the Markdown report RESULTS.md:
+// place with the ocitar that spooled them, an archive on nginx served in
+// place with the local file and with downloading it first, and a delta
+// archive written and served with its base beside the full archive, on a
+// generated corpus, and writes the Markdown report RESULTS.md:
 //
 //	go run ./bench [-size MiB] [-runs N] [-out FILE] [-work DIR]
 //	go run ./bench -smoke -out out/bench-smoke/RESULTS.md
@@ -50,7 +51,7 @@ func main() {
 	flag.StringVar(&memSizes, "mem-sizes", "128,1024,4096", "`MiB` of each image of the memory series, comma-separated; the largest also gets compressed rows, for peak RSS")
 	flag.IntVar(&c.runs, "runs", 3, "runs of each command")
 	flag.BoolVar(&c.smoke, "smoke", false, "a tiny corpus, one run: checks that every command works")
-	flag.StringVar(&c.only, "only", "", "measure only the groups whose title contains `TEXT` (skips the Go benchmarks, and the targets but the compressed and remote rows')")
+	flag.StringVar(&c.only, "only", "", "measure only the groups whose title contains `TEXT` (skips the Go benchmarks, and the targets but the compressed, remote and delta rows')")
 	flag.Parse()
 	if c.smoke {
 		size, scaleSize, memSizes, c.runs, c.benchtime = 16, 16, "8,32", 1, "1x"
@@ -66,6 +67,20 @@ func main() {
 	if err := benchmark(c); err != nil {
 		fail(err)
 	}
+}
+
+// deltaOnly is whether -only selects the delta group alone: its text holds
+// "delta", which no other group's title does. That group has a corpus of
+// its own, so the shared one is left unprepared.
+func (c config) deltaOnly() bool { return strings.Contains(c.only, "delta") }
+
+func prepareAndMeasureDelta(c config, h host) (deltaResult, error) {
+	co, err := prepareDelta(c)
+	if err != nil {
+		return deltaResult{}, fmt.Errorf("preparing the corpus: %w", err)
+	}
+	syscall.Sync()
+	return measureDelta(c, co, h)
 }
 
 func fail(err error) {
@@ -85,9 +100,11 @@ func benchmark(c config) error {
 	if err := os.MkdirAll(c.work, 0o755); err != nil {
 		return err
 	}
-	corpus, err := prepare(c)
-	if err != nil {
-		return fmt.Errorf("preparing the corpus: %w", err)
+	var corpus corpus
+	if !c.deltaOnly() {
+		if corpus, err = prepare(c); err != nil {
+			return fmt.Errorf("preparing the corpus: %w", err)
+		}
 	}
 	// A corpus just written is still being flushed to disk; the first
 	// commands would pay for it, and cp and fsync most of all.
@@ -143,6 +160,15 @@ func benchmark(c config) error {
 		}
 		remoted = &r
 	}
+	var delta *deltaResult
+	if strings.Contains(deltaTitle, c.only) {
+		logf("measuring %s", deltaTitle)
+		r, err := prepareAndMeasureDelta(c, h)
+		if err != nil {
+			return fmt.Errorf("%s: %w", deltaTitle, err)
+		}
+		delta = &r
+	}
 	var goBench string
 	if c.only == "" {
 		logf("running the Go benchmarks of %s", strings.Join(goBenchPackages, " and "))
@@ -150,7 +176,7 @@ func benchmark(c config) error {
 			return err
 		}
 	}
-	report := buildReport(c, corpus, results, served, compressed, remoted, goBench, method, freshFSMethod(h.freshFS))
+	report := buildReport(c, corpus, results, served, compressed, remoted, delta, goBench, method, freshFSMethod(h.freshFS))
 	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 		return err
 	}

@@ -16,6 +16,7 @@ type sample struct {
 	wall, cpu time.Duration
 	rss       int64   // peak resident set, bytes
 	peaks     []int64 // peak bytes under the run's TMPDIR, then under each other directory it watched
+	outBytes  int64   // of the command's output file, if it names one
 }
 
 // tmpDir is the private TMPDIR of one run and how its peak usage is sampled.

@@ -19,6 +19,9 @@ type command struct {
 	argv  []string
 	env   []string
 	bytes int64 // input bytes, for throughput
+	// output is a file the command writes, whose size each run records
+	// before the output directory is emptied; "" for none.
+	output string
 }
 
 // group is commands measured side by side: every run runs each in turn.
@@ -127,6 +130,7 @@ type stats struct {
 	wall        time.Duration // median
 	cpu         time.Duration // median
 	rss, tmpMax int64         // largest of any run
+	outBytes    int64         // of command.output, the largest of any run
 }
 
 type groupResult struct {
@@ -170,7 +174,7 @@ func measureGroup(g group, runs int, h host) (groupResult, error) {
 			r := res.rows[i]
 			r.walls = append(r.walls, s.wall)
 			cpus[i] = append(cpus[i], s.cpu)
-			r.rss, r.tmpMax = max(r.rss, s.rss), max(r.tmpMax, s.peaks[0])
+			r.rss, r.tmpMax, r.outBytes = max(r.rss, s.rss), max(r.tmpMax, s.peaks[0]), max(r.outBytes, s.outBytes)
 		}
 	}
 	for i, r := range res.rows {
@@ -198,6 +202,9 @@ func runOnce(c command, h host, fresh bool) (sample, error) {
 	}
 	syscall.Sync()
 	s, err := run(argv, c.env, tmp)
+	if err == nil && c.output != "" {
+		s.outBytes, err = fileSize(c.output)
+	}
 	if rerr := tmp.remove(); err == nil {
 		err = rerr
 	}

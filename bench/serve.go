@@ -76,20 +76,28 @@ type serveServer struct {
 // measureServe runs each server in turn, at least serveRuns times (once for
 // -smoke), on the large OCI tar.
 func measureServe(c config, co corpus) (serveResult, error) {
-	starts := []struct {
-		name  string
-		start func() (*serveServer, error)
-	}{
+	return measureServers(c, []serveStart{
 		{serveOcitar, func() (*serveServer, error) { return serveStartOcitar([]string{c.ocitar}, co.large.oci) }},
 		{serveRegistry, func() (*serveServer, error) { return serveStartRegistry(c, co.large.oci) }},
-	}
+	}, largeName)
+}
+
+// serveStart is a server of the report and how to start it.
+type serveStart struct {
+	name  string
+	start func() (*serveServer, error)
+}
+
+// measureServers runs each server in turn, servingRuns times, each pulling
+// the image called image.
+func measureServers(c config, starts []serveStart, image string) (serveResult, error) {
 	res := serveResult{}
 	for _, s := range starts {
 		res.rows = append(res.rows, serveRow{name: s.name})
 	}
 	for range servingRuns(c) {
 		for i, s := range starts {
-			sample, n, err := serveRun(s.start, largeName)
+			sample, n, err := serveRun(s.start, image)
 			if err != nil {
 				return res, fmt.Errorf("%s: %w", s.name, err)
 			}
@@ -390,19 +398,19 @@ func processCPU(pid int) (time.Duration, error) {
 
 // serveStats are the medians of a row's runs and the largest RSS and disk of any.
 type serveStats struct {
-	first, concurrent, cpu time.Duration
-	firstLo, firstHi       time.Duration
-	rss, disk              int64
+	ready, first, concurrent, cpu time.Duration
+	firstLo, firstHi              time.Duration
+	rss, disk                     int64
 }
 
 func (r serveRow) stats() serveStats {
 	var st serveStats
-	var first, concurrent, cpu []time.Duration
+	var ready, first, concurrent, cpu []time.Duration
 	for _, s := range r.samples {
-		first, concurrent, cpu = append(first, s.firstPull), append(concurrent, s.concurrent), append(cpu, s.cpu)
+		ready, first, concurrent, cpu = append(ready, s.ready), append(first, s.firstPull), append(concurrent, s.concurrent), append(cpu, s.cpu)
 		st.rss, st.disk = max(st.rss, s.rss), max(st.disk, s.disk)
 	}
-	st.first, st.concurrent, st.cpu = median(first), median(concurrent), median(cpu)
+	st.ready, st.first, st.concurrent, st.cpu = median(ready), median(first), median(concurrent), median(cpu)
 	st.firstLo, st.firstHi = spread(first)
 	return st
 }
