@@ -29,12 +29,13 @@ func writeDelta(b *strings.Builder, r deltaResult) {
 		"Each run pulls the updated image %s (%.0f MiB: manifest, config and layers): serving on is the time to the ready line; start to first pull ends with one complete pull, each blob checked against its digest; then %d clients pull every blob at once. "+
 		"Server CPU: its user+system time during the concurrent pulls. RSS: its VmHWM at the end.\n\n",
 		len(r.serve.rows[0].samples), r.pulled, mibf(r.serve.bytes), serveConcurrency)
-	b.WriteString("| server | serving on ms (median) | start to first pull ms (median) | spread ms | vs flat | 8 concurrent pulls MiB/s (median) | vs flat | server CPU ms during them | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| server | serving on ms (median) | start to first pull ms (median) | spread ms | vs flat | 8 concurrent pulls MiB/s (median) | spread MiB/s | vs flat | server CPU ms during them | peak RSS MiB |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	flat := r.flatStats()
 	for _, row := range r.serve.rows {
 		st := row.stats()
-		fmt.Fprintf(b, "| `%s` | %d | %d | %d-%d | %.2fx | %.0f | %.2fx | %d | %.1f |\n", row.name, st.ready.Milliseconds(), st.first.Milliseconds(),
+		fmt.Fprintf(b, "| `%s` | %d | %d | %d-%d | %.2fx | %.0f | %.0f-%.0f | %.2fx | %d | %.1f |\n", row.name, st.ready.Milliseconds(), st.first.Milliseconds(),
 			st.firstLo.Milliseconds(), st.firstHi.Milliseconds(), ratio(st.first, flat.first), throughput(r.serve.bytes, st.concurrent),
+			throughput(r.serve.bytes, st.concurrentHi), throughput(r.serve.bytes, st.concurrentLo),
 			ratio(flat.concurrent, st.concurrent), st.cpu.Milliseconds(), mibf(st.rss))
 	}
 	b.WriteString("\n")

@@ -400,6 +400,7 @@ func processCPU(pid int) (time.Duration, error) {
 type serveStats struct {
 	ready, first, concurrent, cpu time.Duration
 	firstLo, firstHi              time.Duration
+	concurrentLo, concurrentHi    time.Duration
 	rss, disk                     int64
 }
 
@@ -412,6 +413,7 @@ func (r serveRow) stats() serveStats {
 	}
 	st.ready, st.first, st.concurrent, st.cpu = median(ready), median(first), median(concurrent), median(cpu)
 	st.firstLo, st.firstHi = spread(first)
+	st.concurrentLo, st.concurrentHi = spread(concurrent)
 	return st
 }
 
