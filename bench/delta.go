@@ -16,8 +16,9 @@ import (
 // The delta group of issue 22: a site's bundle of 20 images sharing their
 // base layers, and the next version, 5 of them with a rebuilt app layer.
 // `ocitar save --base` writes the delta beside a full `ocitar save` of the
-// next version, and `ocitar serve` of the stack base+delta is measured
-// beside the flat archive, the full save.
+// next version and `ocitar flatten` of the stack base+delta, and
+// `ocitar serve` of the stack is measured beside that of the flattened
+// archive.
 
 // deltaTitle names the delta group in the report and for -only. No other
 // group's title holds "delta" (see config.deltaOnly).
@@ -32,10 +33,11 @@ const (
 
 // Names of the rows in the report.
 const (
-	deltaWrite = "ocitar save --base BASE -o DELTA NEXT..."
-	deltaFull  = "ocitar save -o FLAT NEXT..."
-	deltaStack = "ocitar serve BASE+DELTA"
-	deltaFlat  = "ocitar serve FLAT"
+	deltaWrite   = "ocitar save --base BASE -o DELTA NEXT..."
+	deltaFull    = "ocitar save -o FULL NEXT..."
+	deltaFlatten = "ocitar flatten -o FLAT BASE+DELTA"
+	deltaStack   = "ocitar serve BASE+DELTA"
+	deltaFlat    = "ocitar serve FLAT"
 )
 
 // deltaSpec is the sizes of an image's layers, bottom up: the base layers
@@ -57,7 +59,7 @@ func deltaSpecOf(c config) deltaSpec {
 type deltaCorpus struct {
 	spec        deltaSpec
 	base, next  string // OCI tars of the generator: the bundle the site holds, and the next version
-	delta, flat string // ocitar save of next against base, and without it
+	delta, flat string // ocitar save of next against base, and the stack of both flattened
 	names       []string
 	pulled      string // the updated image the serve rows pull
 	// Bytes of the blobs (layers, configs, manifests) base holds, and of
@@ -71,8 +73,8 @@ func deltaName(i int) string { return fmt.Sprintf("example.com/bench/delta/app-%
 func deltaIsUpdated(i int) bool { return i%(deltaImages/deltaUpdated) == 0 }
 
 // prepareDelta generates both versions, unless an earlier run left them,
-// and saves the delta and the flat archive with the ocitar measured, unless
-// an earlier run did so with the same binary.
+// and writes the delta and the flat archive with the ocitar measured,
+// unless an earlier run did so with the same binary.
 func prepareDelta(c config) (deltaCorpus, error) {
 	w := c.work
 	co := deltaCorpus{
@@ -105,8 +107,9 @@ func prepareDelta(c config) (deltaCorpus, error) {
 	if err != nil {
 		return co, err
 	}
-	err = cached(w, "delta-saves", fmt.Sprintf("%+v, ocitar %s", co.spec, binary), func() error {
-		for _, args := range [][]string{co.saveArgs(co.delta, true), co.saveArgs(co.flat, false)} {
+	writes := [][]string{co.saveArgs(co.delta, true), co.flattenArgs(co.flat)}
+	err = cached(w, "delta-writes", fmt.Sprintf("%+v, %q, ocitar %s", co.spec, writes, binary), func() error {
+		for _, args := range writes {
 			cmd := exec.Command(c.ocitar, append([]string{"--insecure-policy"}, args...)...)
 			if out, err := cmd.CombinedOutput(); err != nil {
 				return fmt.Errorf("%s: %w: %s", strings.Join(cmd.Args, " "), err, strings.TrimSpace(string(out)))
@@ -133,6 +136,13 @@ func (co deltaCorpus) saveArgs(out string, delta bool) []string {
 	}
 	return args
 }
+
+// flattenArgs are the arguments of `ocitar flatten` of the stack base+delta into out.
+func (co deltaCorpus) flattenArgs(out string) []string {
+	return []string{"flatten", "-q", "-o", out, co.stack()}
+}
+
+func (co deltaCorpus) stack() string { return co.base + "+" + co.delta }
 
 // generateDelta writes the layers of both versions into dir and returns
 // the images.
@@ -223,28 +233,31 @@ func tarBlobs(path string) (map[string]int64, error) {
 // deltaResult is what the delta group measured.
 type deltaResult struct {
 	deltaCorpus
-	writes groupResult // the delta and the full save, side by side
+	writes groupResult // the delta, the full save and the flatten, side by side
 	serve  serveResult // the stack and the flat archive, side by side
 }
 
-// measureDelta times the two saves in turn, c.runs times, then serves the
-// stack and the flat archive in turn, servingRuns times, each pulling the
-// updated image co.pulled.
+// measureDelta times the two saves and the flatten in turn, c.runs times,
+// then serves the stack and the flat archive in turn, servingRuns times,
+// each pulling the updated image co.pulled.
 func measureDelta(c config, co deltaCorpus, h host) (deltaResult, error) {
 	res := deltaResult{deltaCorpus: co}
 	out := filepath.Join(c.work, "out")
-	save := func(name, output string, delta bool) command {
-		argv := append([]string{c.ocitar, "--insecure-policy", "--tmpdir", tmpDirArg}, co.saveArgs(output, delta)...)
-		return command{name: name, argv: argv, output: output}
+	oc := func(name, output string, args []string) command {
+		return command{name: name, argv: append([]string{c.ocitar, "--insecure-policy", "--tmpdir", tmpDirArg}, args...), output: output}
 	}
-	writes := group{title: deltaTitle, cmds: []command{save(deltaWrite, out+"/delta.tar", true), save(deltaFull, out+"/flat.tar", false)}}
+	writes := group{title: deltaTitle, cmds: []command{
+		oc(deltaWrite, out+"/delta.tar", co.saveArgs(out+"/delta.tar", true)),
+		oc(deltaFull, out+"/full.tar", co.saveArgs(out+"/full.tar", false)),
+		oc(deltaFlatten, out+"/flat.tar", co.flattenArgs(out+"/flat.tar")),
+	}}
 	var err error
 	if res.writes, err = measureGroup(writes, c.runs, h); err != nil {
 		return res, err
 	}
 	ocitar := []string{c.ocitar}
 	res.serve, err = measureServers(c, []serveStart{
-		{deltaStack, func() (*serveServer, error) { return serveStartOcitar(ocitar, co.base+"+"+co.delta) }},
+		{deltaStack, func() (*serveServer, error) { return serveStartOcitar(ocitar, co.stack()) }},
 		{deltaFlat, func() (*serveServer, error) { return serveStartOcitar(ocitar, co.flat) }},
 	}, co.pulled)
 	return res, err

@@ -16,7 +16,7 @@ func writeDelta(b *strings.Builder, r deltaResult) {
 	fmt.Fprintf(b, "### %s\n\n", deltaTitle)
 	fmt.Fprintf(b, "The base: %d images in an OCI tar, %.0f MiB of blobs; each image is %d base layers every image shares (%s MiB), a runtime layer of %s MiB and an app layer of %s MiB of its own. "+
 		"The next version: the same %d images, %d of them (every %dth) with a new app layer of %s MiB instead: %d blobs, %.2f MiB, the base lacks (layers, configs and manifests). "+
-		"NEXT is the next version as an OCI tar, each image given as `oci-tar:NEXT:NAME`. Each save writes into an empty directory with a private --tmpdir, %d runs, in turn; archive MiB is the size of what it wrote.\n\n",
+		"NEXT is the next version as an OCI tar, each image given as `oci-tar:NEXT:NAME`; the flatten writes the images the stack BASE+DELTA shows. Each command writes into an empty directory with a private --tmpdir, %d runs, in turn; archive MiB is the size of what it wrote.\n\n",
 		deltaImages, mibf(r.baseBlobs), len(s.shared), mib(shared), mib(s.runtime), mib(s.app),
 		deltaImages, deltaUpdated, deltaImages/deltaUpdated, mib(s.newApp), r.newCount, mibf(r.newBlobs), len(r.writes.rows[0].walls))
 	b.WriteString("| command | wall ms (median) | spread ms | CPU ms | peak RSS MiB | archive MiB | vs the new blobs |\n|---|---:|---:|---:|---:|---:|---:|\n")
@@ -25,7 +25,7 @@ func writeDelta(b *strings.Builder, r deltaResult) {
 		fmt.Fprintf(b, "| `%s` | %d | %d-%d | %d | %.1f | %.2f | %.4fx |\n", row.name, row.wall.Milliseconds(), lo.Milliseconds(), hi.Milliseconds(),
 			row.cpu.Milliseconds(), mibf(row.rss), mibf(row.outBytes), float64(row.outBytes)/float64(r.newBlobs))
 	}
-	fmt.Fprintf(b, "\nThen `ocitar serve` of the stack BASE+DELTA beside `ocitar serve` of FLAT, the full save (no flatten command yet: a stack flattened holds the same images), in turn, %d runs each. "+
+	fmt.Fprintf(b, "\nThen `ocitar serve` of the stack BASE+DELTA beside `ocitar serve` of FLAT, the stack flattened, in turn, %d runs each. "+
 		"Each run pulls the updated image %s (%.0f MiB: manifest, config and layers): serving on is the time to the ready line; start to first pull ends with one complete pull, each blob checked against its digest; then %d clients pull every blob at once. "+
 		"Server CPU: its user+system time during the concurrent pulls. RSS: its VmHWM at the end.\n\n",
 		len(r.serve.rows[0].samples), r.pulled, mibf(r.serve.bytes), serveConcurrency)
