@@ -60,7 +60,7 @@ func (s *server) openRemote(ctx context.Context, src archiveSource) (archiveSour
 // notice is where archives' notices go: the log, unless --quiet.
 func (s *server) notice() func(string) {
 	if s.o.quiet {
-		return nil
+		return func(string) {} // nil would let the transport log them
 	}
 	return func(msg string) { s.log.Print(msg) }
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -130,4 +131,26 @@ func readFileBytes(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestServeStackNotices: ocitar serve logs which image of a stack hides
+// which, unless --quiet, which leaves the ready line alone.
+func TestServeStackNotices(t *testing.T) {
+	dir := t.TempDir()
+	base, _ := writeImageArchive(t, filepath.Join(dir, "base.tar"), "example.com/app:1", 1, 1<<10)
+	next, _ := writeImageArchive(t, filepath.Join(dir, "next.tar"), "example.com/app:1", 2, 1<<10)
+	for _, tt := range []struct {
+		quiet bool
+		lines int
+	}{{false, 2}, {true, 1}} {
+		args := []string{base + "+" + next}
+		if tt.quiet {
+			args = append([]string{"--quiet"}, args...)
+		}
+		p := startServe(t, args...)
+		if lines := p.stderr(); len(lines) != tt.lines || !readyLine.MatchString(lines[len(lines)-1]) {
+			t.Errorf("quiet %v: stderr %q, want %d lines, the ready line last", tt.quiet, lines, tt.lines)
+		}
+		p.stop(t, syscall.SIGTERM)
+	}
 }
