@@ -511,3 +511,35 @@ func TestCompressedCorpusLeavesCacheEmpty(t *testing.T) {
 		})
 	}
 }
+
+// fullCache is a cache whose Stage fails, as on a full disk, once it has
+// read a little.
+type fullCache struct{ *cache.Cache }
+
+func (fullCache) Stage(r io.Reader) (digest.Digest, int64, bool, error) {
+	io.CopyN(io.Discard, r, 1000)
+	return "", 0, false, errors.New("no space left on device")
+}
+
+// TestGzipWindowsNotStaged: a cache that cannot take the windows of a
+// foreign gzip's index does not fail the open: the pass is made again
+// with the windows in memory, said so, and nothing is kept.
+func TestGzipWindowsNotStaged(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.tar.gz")
+	if err := os.WriteFile(path, gzipped(t, twoImageTar(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(filepath.Join(dir, "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notices []string
+	readAll(t, path, archive.Options{Cache: fullCache{c}, Notice: func(m string) { notices = append(notices, m) }})
+	if !slices.ContainsFunc(notices, func(m string) bool { return strings.Contains(m, "no space left on device") }) {
+		t.Errorf("notices %q, want one saying why the windows are not kept", notices)
+	}
+	if files := cacheFiles(t, c.Dir()); len(files) != 0 {
+		t.Errorf("the cache holds %v", slices.Sorted(maps.Keys(files)))
+	}
+}

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
-	
+
 	"github.com/klauspost/compress/flate"
 	"github.com/ocitar/ocitar/internal/errkind"
 	"github.com/ocitar/ocitar/source"
