@@ -214,6 +214,7 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 		}), "does not fit"},
 		{"gzip index of another file", gzipped, swapContent(gzipped), ""},
 		{"gzip index whose windows are damaged", gzipped, damageWindows, "checksum"},
+		{"gzip index whose windows were evicted, built again without a word", gzipped, removeWindows, ""},
 		{"files index of another file", zstdStream, swapContent(zstdStream), ""},
 	}
 	for _, tt := range tests {
@@ -242,20 +243,33 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 	}
 }
 
-// damageWindows overwrites the blob of the windows of the cached gzip
-// index with as many zeros: the cache's envelope of the index is whole,
-// and every window fails its checksum.
-func damageWindows(t *testing.T, indexPath, _ string) {
+// windowsBlob is the path of the one blob of the cache whose index is at
+// indexPath: the windows of a gzip index.
+func windowsBlob(t *testing.T, indexPath string) string {
 	t.Helper()
 	blobs, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(indexPath)), "blobs", "sha256", "*"))
 	if len(blobs) != 1 {
 		t.Fatalf("cache blobs: %v, want the windows alone", blobs)
 	}
-	st, err := os.Stat(blobs[0])
+	return blobs[0]
+}
+
+func removeWindows(t *testing.T, indexPath, _ string) {
+	if err := os.Remove(windowsBlob(t, indexPath)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damageWindows overwrites the blob of the windows of the cached gzip
+// index with as many zeros: the cache's envelope of the index is whole,
+// and every window fails its checksum.
+func damageWindows(t *testing.T, indexPath, _ string) {
+	blob := windowsBlob(t, indexPath)
+	st, err := os.Stat(blob)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(blobs[0], make([]byte, st.Size()), 0o644); err != nil {
+	if err := os.WriteFile(blob, make([]byte, st.Size()), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -541,5 +555,46 @@ func TestGzipWindowsNotStaged(t *testing.T) {
 	}
 	if files := cacheFiles(t, c.Dir()); len(files) != 0 {
 		t.Errorf("the cache holds %v", slices.Sorted(maps.Keys(files)))
+	}
+}
+
+// TestGzipWindowsEvictedWhileOpen: a Reader opened from a cached gzip
+// index reads every blob after the windows it reads from are evicted.
+func TestGzipWindowsEvictedWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.tar.gz")
+	if err := os.WriteFile(path, gzipped(t, twoImageTar(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(filepath.Join(dir, "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, path, archive.Options{Cache: c})
+	indexes, _ := filepath.Glob(filepath.Join(c.Dir(), "index", "*"))
+	if len(indexes) != 1 {
+		t.Fatalf("cache indexes: %v", indexes)
+	}
+	var notices []string
+	r, err := archive.Open(path, archive.Options{Cache: c, Notice: func(m string) { notices = append(notices, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	removeWindows(t, indexes[0], path)
+	for _, img := range r.Images() {
+		for _, b := range img.Blobs {
+			rc, _, err := r.OpenBlob(b.Digest)
+			if err == nil {
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+			}
+			if err != nil {
+				t.Errorf("blob %s: %v", b.Digest, err)
+			}
+		}
+	}
+	if len(notices) != 0 {
+		t.Errorf("notices %q", notices)
 	}
 }
