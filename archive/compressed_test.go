@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"maps"
@@ -214,6 +215,7 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 		}), "does not fit"},
 		{"gzip index of another file", gzipped, swapContent(gzipped), ""},
 		{"gzip index whose windows are damaged", gzipped, damageWindows, "checksum"},
+		{"gzip index of the format before", gzipped, oldGzipIndex, "version 1"},
 		{"gzip index whose windows were evicted, built again without a word", gzipped, removeWindows, ""},
 		{"files index of another file", zstdStream, swapContent(zstdStream), ""},
 	}
@@ -240,6 +242,28 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 				t.Errorf("notices %q, want one saying %q", notices, tt.said)
 			}
 		})
+	}
+}
+
+// oldGzipIndex marks the cached gzip index as of version 1, whose windows
+// were inline, in a valid envelope of the cache and of the index.
+func oldGzipIndex(t *testing.T, indexPath, _ string) {
+	t.Helper()
+	c, err := cache.Open(filepath.Dir(filepath.Dir(indexPath)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Base(indexPath)
+	kept, err := c.ReadIndex(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, w := binary.Uvarint(kept)
+	index := kept[w : w+int(n)]
+	index[len("ocitargzindex")] = 1
+	binary.LittleEndian.PutUint32(index[len(index)-4:], crc32.ChecksumIEEE(index[:len(index)-4]))
+	if err := c.WriteIndex(key, kept); err != nil {
+		t.Fatal(err)
 	}
 }
 
