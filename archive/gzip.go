@@ -51,6 +51,7 @@ func (gzipPass) build(src source.Source, opts Options) (*Reader, []byte, error) 
 	}
 	spool := spoolWindows(opts.Cache)
 	r, kept, err := buildGzip(src, spool, opts)
+	spool.abort()
 	if spool.err != nil {
 		opts.notice("%s: keeping the windows of its index in the cache: %v; indexing it again, in memory", src.Name(), spool.err)
 		return buildGzip(src, nil, opts)
@@ -79,21 +80,24 @@ func buildGzip(src source.Source, spool *windowSpool, opts Options) (*Reader, []
 		}
 		return nil
 	})
-	var gi *gzindex.Index
-	if err == nil {
-		gi, err = ix.Finish()
+	if err != nil {
+		return nil, nil, inArchive(src.Name(), err)
+	}
+	gi, err := ix.Finish()
+	if err != nil {
+		return nil, nil, inArchive(src.Name(), err)
 	}
 	if spool == nil {
-		if err != nil {
-			return nil, nil, inArchive(src.Name(), err)
-		}
 		r, err := openGzipIndexed(src, gi, idx, opts)
 		return r, nil, err
 	}
-	if err != nil {
-		spool.abort()
-		return nil, nil, inArchive(src.Name(), err)
-	}
+	return openStaged(src, gi, idx, spool, entries, opts)
+}
+
+// openStaged opens the gzip indexed by gi and idx once spool has staged
+// the windows of gi, and returns what to keep. A failure removes the
+// windows, unless the cache held them before.
+func openStaged(src source.Source, gi *gzindex.Index, idx *tarIndex, spool *windowSpool, entries []storedEntry, opts Options) (*Reader, []byte, error) {
 	windows, err := spool.finish(gi.WindowBytes)
 	if err != nil {
 		return nil, nil, inArchive(src.Name(), err)

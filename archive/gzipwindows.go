@@ -64,7 +64,8 @@ func (s *windowSpool) finish(size int64) (*os.File, error) {
 	return f, nil
 }
 
-// abort stops the staging of a pass that failed: nothing is added.
+// abort stops the staging of a pass that failed before finish: nothing is
+// added. After finish it does nothing.
 func (s *windowSpool) abort() {
 	s.pw.CloseWithError(errSpoolAborted)
 	<-s.done
