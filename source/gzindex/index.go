@@ -170,7 +170,7 @@ func (idx *Index) readWindow(cp Checkpoint, n int) ([]byte, error) {
 	}
 	stored := make([]byte, cp.window.size)
 	if got, err := idx.Windows.ReadAt(stored, cp.window.off); got < len(stored) {
-		return nil, fmt.Errorf("reading its window: %w", noEOF(err))
+		return nil, fmt.Errorf("reading its window: %w", shortRead(err))
 	}
 	if crc32.ChecksumIEEE(stored) != cp.window.sum {
 		return nil, errWindowSum
@@ -181,9 +181,9 @@ func (idx *Index) readWindow(cp Checkpoint, n int) ([]byte, error) {
 	return inflateWindow(stored, n)
 }
 
-// noEOF is err, unless it is the end of the windows before the window's,
-// which it turns into io.ErrUnexpectedEOF.
-func noEOF(err error) error {
+// shortRead is the error of a read that got fewer bytes than it asked
+// for: err, or io.ErrUnexpectedEOF when the windows end first.
+func shortRead(err error) error {
 	if err == nil || err == io.EOF {
 		return io.ErrUnexpectedEOF
 	}
