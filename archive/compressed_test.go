@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"maps"
@@ -28,8 +29,8 @@ type compressedForm struct {
 	name     string
 	ext      string
 	compress func(t *testing.T, plain []byte) []byte
-	// kept is what a first open leaves in the cache: nothing, an index, or
-	// an index and the files' content.
+	// kept is what a first open leaves in the cache: nothing, an index and
+	// the blob of its windows, or an index and the files' content.
 	kept string
 }
 
@@ -38,7 +39,7 @@ func compressedForms() []compressedForm {
 		{"plain", ".tar", func(_ *testing.T, plain []byte) []byte { return plain }, "nothing"},
 		{"ocitar zstd", ".tar.zst", recompressed(archive.Zstd), "nothing"},
 		{"ocitar gzip", ".tar.gz", recompressed(archive.Gzip), "nothing"},
-		{"foreign gzip", ".tar.gz", gzipped, "index"},
+		{"foreign gzip", ".tar.gz", gzipped, "index and its windows"},
 		{"zstd frame without its size", ".tar.zst", zstdStream, "files"},
 	}
 }
@@ -103,13 +104,18 @@ func cacheFiles(t *testing.T, dir string) map[string]int64 {
 }
 
 func kind(files map[string]int64) string {
-	var index, blobs bool
+	var index bool
+	blobs := 0
 	for path := range files {
 		index = index || strings.Contains(path, "/index/")
-		blobs = blobs || strings.Contains(path, "/blobs/")
+		if strings.Contains(path, "/blobs/") {
+			blobs++
+		}
 	}
 	switch {
-	case blobs:
+	case index && blobs == 1:
+		return "index and its windows"
+	case blobs > 0:
 		return "files"
 	case index:
 		return "index"
@@ -208,6 +214,9 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 			}
 		}), "does not fit"},
 		{"gzip index of another file", gzipped, swapContent(gzipped), ""},
+		{"gzip index whose windows are damaged", gzipped, damageWindows, "checksum"},
+		{"gzip index of the format before", gzipped, oldGzipIndex, "version 1"},
+		{"gzip index whose windows were evicted, built again without a word", gzipped, removeWindows, ""},
 		{"files index of another file", zstdStream, swapContent(zstdStream), ""},
 	}
 	for _, tt := range tests {
@@ -236,6 +245,59 @@ func TestOpenCompressedCacheIsNotTrusted(t *testing.T) {
 	}
 }
 
+// oldGzipIndex marks the cached gzip index as of version 1, whose windows
+// were inline, in a valid envelope of the cache and of the index.
+func oldGzipIndex(t *testing.T, indexPath, _ string) {
+	t.Helper()
+	c, err := cache.Open(filepath.Dir(filepath.Dir(indexPath)), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Base(indexPath)
+	kept, err := c.ReadIndex(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, w := binary.Uvarint(kept)
+	index := kept[w : w+int(n)]
+	index[len("ocitargzindex")] = 1
+	binary.LittleEndian.PutUint32(index[len(index)-4:], crc32.ChecksumIEEE(index[:len(index)-4]))
+	if err := c.WriteIndex(key, kept); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// windowsBlob is the path of the one blob of the cache whose index is at
+// indexPath: the windows of a gzip index.
+func windowsBlob(t *testing.T, indexPath string) string {
+	t.Helper()
+	blobs, _ := filepath.Glob(filepath.Join(filepath.Dir(filepath.Dir(indexPath)), "blobs", "sha256", "*"))
+	if len(blobs) != 1 {
+		t.Fatalf("cache blobs: %v, want the windows alone", blobs)
+	}
+	return blobs[0]
+}
+
+func removeWindows(t *testing.T, indexPath, _ string) {
+	if err := os.Remove(windowsBlob(t, indexPath)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// damageWindows overwrites the blob of the windows of the cached gzip
+// index with as many zeros: the cache's envelope of the index is whole,
+// and every window fails its checksum.
+func damageWindows(t *testing.T, indexPath, _ string) {
+	blob := windowsBlob(t, indexPath)
+	st, err := os.Stat(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(blob, make([]byte, st.Size()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // forgeGzipIndex changes the checkpoints of the cached gzip index and
 // stores it again, in a valid envelope of the cache and of the index: only
 // the archive tells it does not fit. forge is given the archive's entries.
@@ -258,7 +320,7 @@ func forgeGzipIndex(forge func(t *testing.T, gi *gzindex.Index, entries []archiv
 			t.Fatal(err)
 		}
 		// What the cache keeps of a gzip: the index's length as a uvarint,
-		// the index, the tar's entries.
+		// the index, then the digest of its windows and the tar's entries.
 		n, w := binary.Uvarint(kept)
 		gi := new(gzindex.Index)
 		if err := gi.UnmarshalBinary(kept[w : w+int(n)]); err != nil {
@@ -338,7 +400,7 @@ func TestCachedIndexFailingARead(t *testing.T) {
 		t.Errorf("the lying index is still in the cache: %v", err)
 	}
 	readAll(t, path, archive.Options{Cache: c})
-	if kept := cacheFiles(t, c.Dir()); len(kept) != 1 {
+	if kept := cacheFiles(t, c.Dir()); kind(kept) != "index and its windows" {
 		t.Errorf("the cache holds %v, want the index built again", kept)
 	}
 }
@@ -485,5 +547,78 @@ func TestCompressedCorpusLeavesCacheEmpty(t *testing.T) {
 				t.Error("the extraction put nothing into the cache before it failed: nothing to undo")
 			}
 		})
+	}
+}
+
+// fullCache is a cache whose Stage fails, as on a full disk, once it has
+// read a little.
+type fullCache struct{ *cache.Cache }
+
+func (fullCache) Stage(r io.Reader) (digest.Digest, int64, bool, error) {
+	io.CopyN(io.Discard, r, 1000)
+	return "", 0, false, errors.New("no space left on device")
+}
+
+// TestGzipWindowsNotStaged: a cache that cannot take the windows of a
+// foreign gzip's index does not fail the open: the pass is made again
+// with the windows in memory, said so, and nothing is kept.
+func TestGzipWindowsNotStaged(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.tar.gz")
+	if err := os.WriteFile(path, gzipped(t, twoImageTar(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(filepath.Join(dir, "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var notices []string
+	readAll(t, path, archive.Options{Cache: fullCache{c}, Notice: func(m string) { notices = append(notices, m) }})
+	if !slices.ContainsFunc(notices, func(m string) bool { return strings.Contains(m, "no space left on device") }) {
+		t.Errorf("notices %q, want one saying why the windows are not kept", notices)
+	}
+	if files := cacheFiles(t, c.Dir()); len(files) != 0 {
+		t.Errorf("the cache holds %v", slices.Sorted(maps.Keys(files)))
+	}
+}
+
+// TestGzipWindowsEvictedWhileOpen: a Reader opened from a cached gzip
+// index reads every blob after the windows it reads from are evicted.
+func TestGzipWindowsEvictedWhileOpen(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.tar.gz")
+	if err := os.WriteFile(path, gzipped(t, twoImageTar(t)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cache.Open(filepath.Join(dir, "cache"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readAll(t, path, archive.Options{Cache: c})
+	indexes, _ := filepath.Glob(filepath.Join(c.Dir(), "index", "*"))
+	if len(indexes) != 1 {
+		t.Fatalf("cache indexes: %v", indexes)
+	}
+	var notices []string
+	r, err := archive.Open(path, archive.Options{Cache: c, Notice: func(m string) { notices = append(notices, m) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	removeWindows(t, indexes[0], path)
+	for _, img := range r.Images() {
+		for _, b := range img.Blobs {
+			rc, _, err := r.OpenBlob(b.Digest)
+			if err == nil {
+				_, err = io.Copy(io.Discard, rc)
+				rc.Close()
+			}
+			if err != nil {
+				t.Errorf("blob %s: %v", b.Digest, err)
+			}
+		}
+	}
+	if len(notices) != 0 {
+		t.Errorf("notices %q", notices)
 	}
 }

@@ -2,14 +2,15 @@ package archive
 
 import (
 	"archive/tar"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/ocitar/ocitar/internal/compression"
 	"github.com/ocitar/ocitar/source"
 	"github.com/ocitar/ocitar/source/gzindex"
+	digest "github.com/opencontainers/go-digest"
 )
 
 // gzipSpacing is how far apart the checkpoints of a gzip index are inside a
@@ -35,18 +36,42 @@ func openGzip(src source.Source, opts Options) (*Reader, error) {
 
 // gzipPass indexes a gzip in one pass: checkpoints of the inflate state at
 // each tar entry's data and every gzipSpacing inside large entries, and the
-// tar's entries, so that the next open reads neither.
+// tar's entries, so that the next open reads neither. The windows of the
+// checkpoints, 32 KiB each before they are deflated, are staged in the
+// cache as a blob as the pass makes them; what is kept under the key names
+// that blob, and each open reads a window from it only when a read enters
+// the stream at its checkpoint.
 type gzipPass struct{}
 
 func (gzipPass) key(src source.Source) string { return src.Identity() + "-gzindex" }
 
 func (gzipPass) build(src source.Source, opts Options) (*Reader, []byte, error) {
+	if opts.Cache == nil {
+		return buildGzip(src, nil, opts)
+	}
+	spool := spoolWindows(opts.Cache)
+	r, kept, err := buildGzip(src, spool, opts)
+	spool.abort()
+	if spool.err != nil {
+		opts.notice("%s: keeping the windows of its index in the cache: %v; indexing it again, in memory", src.Name(), spool.err)
+		return buildGzip(src, nil, opts)
+	}
+	return r, kept, err
+}
+
+// buildGzip makes the pass, its windows staged by spool or, when it is
+// nil, kept in memory; only then does it return what to keep.
+func buildGzip(src source.Source, spool *windowSpool, opts Options) (*Reader, []byte, error) {
 	in, err := newProgressReader(src, "indexing", opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", src.Name(), err)
 	}
 	defer in.Close()
-	ix := gzindex.NewIndexer(in, gzindex.Options{Spacing: gzipSpacing, MaxRatio: opts.maxSpoolRatio()})
+	ixOpts := gzindex.Options{Spacing: gzipSpacing, MaxRatio: opts.maxSpoolRatio()}
+	if spool != nil {
+		ixOpts.Windows = spool
+	}
+	ix := gzindex.NewIndexer(in, ixOpts)
 	var entries []storedEntry
 	idx, err := indexEntries(&streamReader{r: ix}, -1, opts, func(e *Entry, _ io.Reader) error {
 		entries = append(entries, storedEntry{Entry: *e})
@@ -62,20 +87,40 @@ func (gzipPass) build(src source.Source, opts Options) (*Reader, []byte, error) 
 	if err != nil {
 		return nil, nil, inArchive(src.Name(), err)
 	}
+	if spool == nil {
+		r, err := openGzipIndexed(src, gi, idx, opts)
+		return r, nil, err
+	}
+	return openStaged(src, gi, idx, spool, entries, opts)
+}
+
+// openStaged opens the gzip indexed by gi and idx once spool has staged
+// the windows of gi, and returns what to keep. A failure removes the
+// windows, unless the cache held them before.
+func openStaged(src source.Source, gi *gzindex.Index, idx *tarIndex, spool *windowSpool, entries []storedEntry, opts Options) (*Reader, []byte, error) {
+	windows, err := spool.finish(gi.WindowBytes)
+	if err != nil {
+		return nil, nil, inArchive(src.Name(), err)
+	}
+	gi.Windows = windows
 	r, err := openGzipIndexed(src, gi, idx, opts)
 	if err != nil {
+		windows.Close()
+		spool.undo()
 		return nil, nil, err
 	}
-	kept, err := keepGzip(gi, entries)
+	r.closers = append(r.closers, windows.Close)
+	kept, err := keepGzip(gi, spool.digest, entries)
 	if err != nil {
 		r.Close()
+		spool.undo()
 		return nil, nil, inArchive(src.Name(), err)
 	}
 	return r, kept, nil
 }
 
 func (gzipPass) reopen(src source.Source, kept []byte, opts Options) (*Reader, error) {
-	gi, entries, err := unkeepGzip(kept, src.Size(), opts)
+	gi, windows, entries, err := unkeepGzip(kept, src.Size(), opts)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +128,34 @@ func (gzipPass) reopen(src source.Source, kept []byte, opts Options) (*Reader, e
 	if err != nil {
 		return nil, err
 	}
-	return openGzipIndexed(src, gi, idx, opts)
+	f, size, err := opts.Cache.Open(windows)
+	if err != nil {
+		return nil, fmt.Errorf("the windows of its index: %w", err)
+	}
+	// Windows that fail their checksums would be staged again as they
+	// are, their digest unchanged: the index is dropped with them.
+	dropWindows := sync.OnceFunc(func() { opts.Cache.Remove(windows) })
+	if size != gi.WindowBytes {
+		f.Close()
+		dropWindows()
+		return nil, fmt.Errorf("%w: the windows of its index take %d bytes, the index says %d", errBadEntryTable, size, gi.WindowBytes)
+	}
+	gi.Windows = f
+	failed := opts.keptFailed
+	opts.keptFailed = func() bool { dropWindows(); return failed() }
+	r, err := openGzipIndexed(src, gi, idx, opts)
+	if err != nil {
+		f.Close()
+		dropWindows()
+		return nil, err
+	}
+	r.closers = append(r.closers, f.Close)
+	return r, nil
+}
+
+func (gzipPass) staged(kept []byte) ([]digest.Digest, error) {
+	_, windows, _, err := splitKeptGzip(kept)
+	return []digest.Digest{windows}, err
 }
 
 // openGzipIndexed reads the tar of idx through the checkpoints of gi.
@@ -95,37 +167,53 @@ func openGzipIndexed(src source.Source, gi *gzindex.Index, idx *tarIndex, opts O
 	return openSpans(src, compression.Gzip, spans, idx, opts)
 }
 
-// keepGzip is what the cache keeps of a gzip: its index, then its tar's entries.
-func keepGzip(gi *gzindex.Index, entries []storedEntry) ([]byte, error) {
+// keepGzip is what the cache keeps of a gzip: its index, the digest of the
+// blob of its windows, then its tar's entries.
+func keepGzip(gi *gzindex.Index, windows digest.Digest, entries []storedEntry) ([]byte, error) {
 	index, err := gi.MarshalBinary()
 	if err != nil {
 		return nil, err
 	}
-	kept := binary.AppendUvarint(nil, uint64(len(index)))
-	kept = append(kept, index...)
+	kept := appendString(nil, string(index))
+	kept = appendString(kept, string(windows))
 	return append(kept, encodeEntries(entries, gi.Size)...), nil
 }
 
 // unkeepGzip reads what keepGzip kept for a gzip of compressed bytes,
 // checking that it fits.
-func unkeepGzip(kept []byte, compressed int64, opts Options) (*gzindex.Index, []storedEntry, error) {
-	n, w := binary.Uvarint(kept)
-	if w <= 0 || n > uint64(len(kept)-w) {
-		return nil, nil, fmt.Errorf("%w: no gzip index", errBadEntryTable)
+func unkeepGzip(kept []byte, compressed int64, opts Options) (*gzindex.Index, digest.Digest, []storedEntry, error) {
+	index, windows, table, err := splitKeptGzip(kept)
+	if err != nil {
+		return nil, "", nil, err
 	}
 	gi := new(gzindex.Index)
-	if err := gi.UnmarshalBinary(kept[w : w+int(n)]); err != nil {
-		return nil, nil, err
+	if err := gi.UnmarshalBinary(index); err != nil {
+		return nil, "", nil, err
 	}
 	if err := gi.Validate(compressed); err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
-	entries, size, err := decodeEntries(kept[w+int(n):], opts)
+	entries, size, err := decodeEntries(table, opts)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", nil, err
 	}
 	if size != gi.Size {
-		return nil, nil, fmt.Errorf("%w: entries of a tar of %d bytes, the gzip holds %d", errBadEntryTable, size, gi.Size)
+		return nil, "", nil, fmt.Errorf("%w: entries of a tar of %d bytes, the gzip holds %d", errBadEntryTable, size, gi.Size)
 	}
-	return gi, entries, nil
+	return gi, windows, entries, nil
+}
+
+// splitKeptGzip splits what keepGzip kept into the encoded index, the
+// digest of its windows and the entry table.
+func splitKeptGzip(kept []byte) (index []byte, windows digest.Digest, table []byte, err error) {
+	d := &tableDecoder{data: kept}
+	index = []byte(d.string())
+	windows = digest.Digest(d.string())
+	if d.err != nil {
+		return nil, "", nil, fmt.Errorf("%w: no gzip index", errBadEntryTable)
+	}
+	if err := windows.Validate(); err != nil {
+		return nil, "", nil, fmt.Errorf("%w: the windows of the gzip index: %v", errBadEntryTable, err)
+	}
+	return index, windows, d.data, nil
 }

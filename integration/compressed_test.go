@@ -215,16 +215,17 @@ type compressedForm struct {
 }
 
 // compressedForms are the plain tar; foreign gzip (gzip -6, pigz), which
-// ocitar indexes in one pass, keeping the index; a k3s bundle, one zstd frame
+// ocitar indexes in one pass, keeping the index and the blob of its
+// windows; a k3s bundle, one zstd frame
 // small enough (up to 64 MiB) to be entered at its start;
 // pzstd's frames, which do not record their size, decompressed once into the
 // cache; and ocitar's own forms, read in place from their tables.
 var compressedForms = []compressedForm{
 	{name: "plain"},
-	{name: "gzip-6", file: "gzip-6.tar.gz", cached: []string{"index"}, make: func(t *testing.T, plain, out string) {
+	{name: "gzip-6", file: "gzip-6.tar.gz", cached: []string{"index", "blobs"}, make: func(t *testing.T, plain, out string) {
 		compressedTo(t, out, gzip, "-6", "-c", plain)
 	}},
-	{name: "pigz", file: "pigz.tar.gz", cached: []string{"index"}, make: func(t *testing.T, plain, out string) {
+	{name: "pigz", file: "pigz.tar.gz", cached: []string{"index", "blobs"}, make: func(t *testing.T, plain, out string) {
 		compressedTo(t, out, pigz, "-c", plain)
 	}},
 	{name: "k3s-zstd", file: "k3s.tar.zst", make: compressedK3s},

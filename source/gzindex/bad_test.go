@@ -194,9 +194,10 @@ func TestOpenForgedIndex(t *testing.T) {
 		{"bit offset 8", forge(func(x *Index) { x.Checkpoints[1].Bit = 8 })},
 		{"not starting at 0", forge(func(x *Index) { x.Checkpoints = x.Checkpoints[1:] })},
 		{"no checkpoints", forge(func(x *Index) { x.Checkpoints = nil })},
-		{"a window cut short", forge(func(x *Index) { x.Checkpoints[1].window = window{data: make([]byte, 10)} })},
+		{"a window cut short", forge(func(x *Index) { x.Checkpoints[1].window = window{size: 10} })},
 		{"a member start with a window", forge(func(x *Index) { x.Checkpoints[0].window = x.Checkpoints[1].window })},
 		{"a block boundary without a window", forge(func(x *Index) { x.Checkpoints[1].window = window{} })},
+		{"a window past the windows", forge(func(x *Index) { x.Checkpoints[1].window.off = x.WindowBytes })},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -33,7 +33,9 @@ func BenchmarkIndex(b *testing.B) {
 		}
 	}
 	enc, _ := idx.MarshalBinary()
-	b.ReportMetric(float64(len(enc))*float64(1<<30)/float64(len(plain)), "index-B/GiB")
+	perGiB := float64(1<<30) / float64(len(plain))
+	b.ReportMetric(float64(len(enc))*perGiB, "checkpoints-B/GiB")
+	b.ReportMetric(float64(idx.WindowBytes)*perGiB, "windows-B/GiB")
 	b.ReportMetric(float64(len(idx.Checkpoints)), "checkpoints")
 }
 

@@ -13,35 +13,45 @@
 // its window. Since the caller learns of an offset only after reading past
 // it, the Indexer keeps the last 4 MiB of output and the block ends in it,
 // at least 1 KiB apart, and takes a window from there when it keeps one;
-// a pass holds about 4.5 MiB besides the index. It checks every member's
-// CRC32 and size, that nothing but members follows the last, and fails
-// once the output exceeds Options.MaxRatio times the compressed bytes
-// read. At the default spacing of 4 MiB the index of a tar of text and
+// a pass holds about 4.5 MiB besides the index. The windows go to
+// Options.Windows as the Indexer keeps them (the caller's file, say), or
+// stay in its memory; the index itself holds where each is and its CRC32.
+// It checks every member's CRC32 and size, that nothing but members
+// follows the last, and fails once the output exceeds Options.MaxRatio
+// times the compressed bytes read. At the default spacing of 4 MiB the index of a tar of text and
 // binaries (BenchmarkIndex: half of its bytes random) takes 4.8 MiB per
-// GiB of content once marshaled, and at most 8 MiB per GiB, for content
-// that does not compress; the pass runs at the speed of a plain gunzip.
+// GiB of content, almost all of it windows, and at most 8 MiB per GiB,
+// for content that does not compress; the rest, the checkpoints, about
+// 20 bytes each. The pass runs at the speed of a plain gunzip.
 //
 // Open presents the content through an Index. A decoder entered at a
-// checkpoint goes on across members, checking each trailer it reaches
-// (the CRC32 only of a member it entered at its start), and checks that
-// every later checkpoint of the index is where the stream has a block end
-// or member: an index that is stale or forged fails with ErrIndexMismatch.
+// checkpoint inside a member reads the checkpoint's window from
+// Index.Windows, and fails with errkind.ErrInvalidMetadata when it does
+// not match its CRC32 or length; no other read fails with it, and nothing
+// but the checkpoints is read before. The decoder goes on across members,
+// checking each trailer it reaches (the CRC32 only of a member it entered
+// at its start), and checks that every later checkpoint of the index is
+// where the stream has a block end or member: an index that is stale or
+// forged fails with ErrIndexMismatch.
 //
 // # The index format
 //
-// MarshalBinary writes: "ocitargzindex", a version byte (1), the
-// uncompressed size, the compressed size and the number of checkpoints as
-// uvarints; for each checkpoint the uvarint differences of its uncompressed
-// and compressed offsets from those of the one before, a flags byte (bit 0:
-// member start, bit 1: window deflated, bits 2-4: the bit offset, the bits
-// of the byte at the compressed offset that the previous block used) and,
-// unless it starts a member, its window as a uvarint length and bytes,
-// raw deflate when that is smaller, the min(32 KiB, offset in the member)
-// bytes before it otherwise; last a little-endian CRC32 (IEEE) of all
-// before it. UnmarshalBinary checks all of it (offsets strictly
-// increasing, inside the sizes, windows of their exact length), so that an
-// index read from a cache is data, not trust; Validate checks that an
-// index was made for a stream of a given size.
+// MarshalBinary writes the checkpoints, not the windows: "ocitargzindex",
+// a version byte (2), the uncompressed size, the compressed size, the
+// bytes of windows and the number of checkpoints as uvarints; for each
+// checkpoint the uvarint differences of its uncompressed and compressed
+// offsets from those of the one before, a flags byte (bit 0: member start,
+// bit 1: window deflated, bits 2-4: the bit offset, the bits of the byte
+// at the compressed offset that the previous block used) and, unless it
+// starts a member, where its window is among the windows, offset and
+// length as uvarints, and the window's little-endian CRC32 (IEEE); a
+// window is raw deflate when that is smaller, the min(32 KiB, offset in
+// the member) bytes before the checkpoint otherwise. Last comes a
+// little-endian CRC32 of all before it. UnmarshalBinary checks all of it
+// (offsets strictly increasing, inside the sizes, windows of their exact
+// length inside the windows' bytes) and refuses version 1, whose windows
+// were inline, so that an index read from a cache is data, not trust;
+// Validate checks that an index was made for a stream of a given size.
 //
 // # ocitar's gzip
 //

@@ -2,6 +2,7 @@ package gzindex
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"reflect"
 	"sort"
@@ -63,6 +64,7 @@ func TestIndexerForms(t *testing.T) {
 			if err := back.UnmarshalBinary(b); err != nil {
 				t.Fatal(err)
 			}
+			back.Windows = idx.Windows
 			if !reflect.DeepEqual(&back, idx) {
 				t.Fatal("the index differs once marshaled and unmarshaled")
 			}
@@ -134,5 +136,44 @@ func TestIndexerSpacing(t *testing.T) {
 			t.Errorf("%d bytes between checkpoints at %d and %d", cp.Uncompressed-prev, prev, cp.Uncompressed)
 		}
 		prev = cp.Uncompressed
+	}
+}
+
+// failingWriter takes n bytes, then fails.
+type failingWriter struct{ n int }
+
+var errWriteFailed = errors.New("disk full")
+
+func (w *failingWriter) Write(p []byte) (int, error) {
+	if len(p) > w.n {
+		return 0, errWriteFailed
+	}
+	w.n -= len(p)
+	return len(p), nil
+}
+
+// TestIndexerWindows: the windows go to Options.Windows, where the index
+// locates them, and a write that fails fails the pass.
+func TestIndexerWindows(t *testing.T) {
+	plain := content(3<<20, 13)
+	compressed := command("gzip", "-6", "-n", "-c")(t, plain)
+	var windows bytes.Buffer
+	_, idx, err := index(compressed, Options{Spacing: 256 << 10, Windows: &windows}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if idx.Windows != nil || idx.WindowBytes != int64(windows.Len()) || windows.Len() == 0 {
+		t.Fatalf("%d bytes of windows written, the index says %d, its Windows %v", windows.Len(), idx.WindowBytes, idx.Windows)
+	}
+	idx.Windows = bytes.NewReader(windows.Bytes())
+	s, err := Open(newMemSource(compressed), idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readRandom(t, s, plain, 30, 5)
+
+	_, _, err = index(compressed, Options{Spacing: 256 << 10, Windows: &failingWriter{n: windows.Len() / 2}}, 0)
+	if !errors.Is(err, errWriteFailed) {
+		t.Errorf("with a failing Windows: err = %v, want %v", err, errWriteFailed)
 	}
 }

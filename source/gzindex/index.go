@@ -2,9 +2,10 @@ package gzindex
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
-	"slices"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/ocitar/ocitar/internal/errkind"
@@ -25,11 +26,13 @@ type Checkpoint struct {
 	window       window
 }
 
-// window is the history a decoder needs at a block boundary, the last
-// min(32 KiB, bytes decoded in the member) bytes before it, kept deflated
-// when that makes it smaller.
+// window is where the history a decoder needs at a block boundary is kept
+// in the index's windows: the last min(32 KiB, bytes decoded in the
+// member) bytes before it, deflated when that makes them smaller.
 type window struct {
-	data     []byte
+	off      int64  // in the windows
+	size     int    // of what is stored there
+	sum      uint32 // CRC32 (IEEE) of what is stored there
 	deflated bool
 }
 
@@ -39,6 +42,15 @@ type Index struct {
 	Checkpoints []Checkpoint
 	Size        int64 // of the uncompressed stream
 	Compressed  int64 // of the compressed stream it indexes
+	// WindowBytes is how many bytes the windows of the checkpoints take,
+	// wherever they are kept: Open reads a window from Windows when a
+	// read enters the stream at its checkpoint.
+	WindowBytes int64
+	// Windows holds the windows: the Indexer's own, unless
+	// Options.Windows took them, or what those were written to once the
+	// index was unmarshaled. Each window is checked against its checksum
+	// as it is read.
+	Windows io.ReaderAt
 }
 
 // Validate checks that idx is consistent and was made for a compressed
@@ -57,7 +69,7 @@ func (idx *Index) Validate(compressedSize int64) error {
 
 // check checks the checkpoints against each other and the sizes.
 func (idx *Index) check() error {
-	if idx.Size < 0 || idx.Compressed < 0 {
+	if idx.Size < 0 || idx.Compressed < 0 || idx.WindowBytes < 0 {
 		return fmt.Errorf("negative size")
 	}
 	if len(idx.Checkpoints) == 0 {
@@ -92,12 +104,14 @@ func (idx *Index) checkAt(i int, memberOut int64) error {
 		return fmt.Errorf("compressed offset %d outside the %d compressed bytes", cp.Compressed, idx.Compressed)
 	case cp.Bit > 7:
 		return fmt.Errorf("bit offset %d", cp.Bit)
-	case cp.MemberStart && (cp.Bit != 0 || cp.window.data != nil):
+	case cp.MemberStart && (cp.Bit != 0 || cp.window != window{}):
 		return fmt.Errorf("a member start with a bit offset or a window")
-	case !cp.MemberStart && !cp.window.deflated && len(cp.window.data) != windowLen(cp.Uncompressed, memberOut):
-		return fmt.Errorf("a window of %d bytes, not %d", len(cp.window.data), windowLen(cp.Uncompressed, memberOut))
-	case !cp.MemberStart && cp.window.deflated && len(cp.window.data) >= windowLen(cp.Uncompressed, memberOut):
-		return fmt.Errorf("a deflated window of %d bytes, no smaller than the window", len(cp.window.data))
+	case !cp.MemberStart && !cp.window.deflated && cp.window.size != windowLen(cp.Uncompressed, memberOut):
+		return fmt.Errorf("a window of %d bytes, not %d", cp.window.size, windowLen(cp.Uncompressed, memberOut))
+	case !cp.MemberStart && cp.window.deflated && (cp.window.size == 0 || cp.window.size >= windowLen(cp.Uncompressed, memberOut)):
+		return fmt.Errorf("a deflated window of %d bytes, empty or no smaller than the window", cp.window.size)
+	case cp.window.off < 0 || cp.window.off > idx.WindowBytes-int64(cp.window.size):
+		return fmt.Errorf("a window at %d of %d bytes, outside the %d bytes of windows", cp.window.off, cp.window.size, idx.WindowBytes)
 	}
 	if i == 0 {
 		return nil
@@ -134,38 +148,57 @@ type packer struct {
 	buf bytes.Buffer
 }
 
-func (p *packer) pack(w []byte) window {
+// pack returns what to store of the window w, valid until the next pack,
+// and whether it is deflated.
+func (p *packer) pack(w []byte) ([]byte, bool) {
 	p.buf.Reset()
 	if err := flate.StatelessDeflate(&p.buf, w, true, nil); err != nil || p.buf.Len() >= len(w) {
-		return window{data: bytes.Clone(w)}
+		return w, false
 	}
-	return window{data: bytes.Clone(p.buf.Bytes()), deflated: true}
+	return p.buf.Bytes(), true
 }
 
-// unpacker inflates windows, reusing its decoder.
-type unpacker struct {
-	fr io.ReadCloser
+// errWindowSum is what reading a window whose bytes do not match its
+// checksum fails with.
+var errWindowSum = errors.New("its window does not match its checksum")
+
+// readWindow reads the window of cp, n bytes once inflated, from the
+// windows, checking it against its checksum.
+func (idx *Index) readWindow(cp Checkpoint, n int) ([]byte, error) {
+	if idx.Windows == nil {
+		return nil, errors.New("no windows to read its window from")
+	}
+	stored := make([]byte, cp.window.size)
+	if got, err := idx.Windows.ReadAt(stored, cp.window.off); got < len(stored) {
+		return nil, fmt.Errorf("reading its window: %w", shortRead(err))
+	}
+	if crc32.ChecksumIEEE(stored) != cp.window.sum {
+		return nil, errWindowSum
+	}
+	if !cp.window.deflated {
+		return stored, nil
+	}
+	return inflateWindow(stored, n)
 }
 
-// unpack appends to dst the n bytes of w, failing unless w holds exactly n.
-func (u *unpacker) unpack(dst []byte, w window, n int) ([]byte, error) {
-	if !w.deflated {
-		if len(w.data) != n {
-			return dst, fmt.Errorf("a window of %d bytes, not %d", len(w.data), n)
-		}
-		return append(dst, w.data...), nil
+// shortRead is the error of a read that got fewer bytes than it asked
+// for: err, or io.ErrUnexpectedEOF when the windows end first.
+func shortRead(err error) error {
+	if err == nil || err == io.EOF {
+		return io.ErrUnexpectedEOF
 	}
-	r := bytes.NewReader(w.data)
-	if u.fr == nil {
-		u.fr = flate.NewReader(r)
-	} else {
-		u.fr.(flate.Resetter).Reset(r, nil)
-	}
-	start := len(dst)
-	dst = slices.Grow(dst, n+1)[:start+n+1]
-	got, err := io.ReadFull(u.fr, dst[start:])
+	return err
+}
+
+// inflateWindow inflates a deflated window, failing unless it gives exactly n bytes.
+func inflateWindow(deflated []byte, n int) ([]byte, error) {
+	r := bytes.NewReader(deflated)
+	fr := flate.NewReader(r)
+	defer fr.Close()
+	w := make([]byte, n+1)
+	got, err := io.ReadFull(fr, w)
 	if got != n || err != io.ErrUnexpectedEOF || r.Len() != 0 {
-		return dst[:start], fmt.Errorf("a deflated window that does not inflate to %d bytes", n)
+		return nil, fmt.Errorf("a deflated window that does not inflate to %d bytes", n)
 	}
-	return dst[:start+n], nil
+	return w[:n], nil
 }

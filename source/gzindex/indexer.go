@@ -1,7 +1,9 @@
 package gzindex
 
 import (
+	"bytes"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"slices"
 	"sort"
@@ -38,6 +40,11 @@ type Options struct {
 	// reach before the pass fails as a decompression bomb; 0 means
 	// DefaultMaxRatio.
 	MaxRatio int64
+	// Windows, when set, takes the windows of the checkpoints in the order
+	// the Indexer keeps them, instead of the Indexer's memory; the caller
+	// then sets the Windows of the index Finish returns to what they were
+	// written to. A write error fails the pass.
+	Windows io.Writer
 }
 
 // Indexer decompresses a gzip stream once, as an io.Reader, and indexes
@@ -49,6 +56,9 @@ type Indexer struct {
 	ratio   int64
 	ring    ring
 	pk      packer
+	windows io.Writer     // Options.Windows, or mem
+	mem     *bytes.Buffer // the windows, unless Options.Windows takes them
+	written int64         // bytes of windows written
 	members int
 	err     error
 
@@ -71,7 +81,11 @@ type event struct {
 
 // NewIndexer indexes the gzip stream compressed.
 func NewIndexer(compressed io.Reader, opts Options) *Indexer {
-	ix := &Indexer{spacing: opts.Spacing, ratio: opts.MaxRatio, ring: ring{size: horizon}, seen: -1}
+	ix := &Indexer{spacing: opts.Spacing, ratio: opts.MaxRatio, ring: ring{size: horizon}, seen: -1, windows: opts.Windows}
+	if ix.windows == nil {
+		ix.mem = new(bytes.Buffer)
+		ix.windows = ix.mem
+	}
 	if ix.spacing <= 0 {
 		ix.spacing = DefaultSpacing
 	}
@@ -90,7 +104,9 @@ func (ix *Indexer) Read(p []byte) (int, error) {
 	}
 	n, err := ix.s.Read(p[:min(len(p), maxRead)])
 	ix.ring.write(p[:n])
-	ix.process()
+	if perr := ix.process(); perr != nil {
+		err = perr
+	}
 	if err == nil {
 		err = compression.CheckRatio(compression.Gzip, ix.ratio, ix.s.out, ix.s.pos())
 	}
@@ -112,7 +128,9 @@ func (ix *Indexer) Mark(off int64) {
 		ix.pending = slices.Insert(ix.pending, i, off)
 		return
 	}
-	ix.resolve(off)
+	if err := ix.resolve(off); err != nil && ix.err == nil {
+		ix.err = err
+	}
 }
 
 // Finish reads the rest of the stream, checking it to its end, and returns
@@ -129,10 +147,16 @@ func (ix *Indexer) Finish() (*Index, error) {
 		}
 	}
 	for _, off := range ix.pending {
-		ix.resolve(off)
+		if err := ix.resolve(off); err != nil {
+			return nil, err
+		}
 	}
 	ix.pending = nil
-	return &Index{Checkpoints: ix.kept, Size: ix.s.out, Compressed: ix.s.pos()}, nil
+	idx := &Index{Checkpoints: ix.kept, Size: ix.s.out, Compressed: ix.s.pos(), WindowBytes: ix.written}
+	if ix.mem != nil {
+		idx.Windows = bytes.NewReader(ix.mem.Bytes())
+	}
+	return idx, nil
 }
 
 func (ix *Indexer) blockEnd(cp flate.InflateCheckpoint) {
@@ -151,10 +175,12 @@ func (ix *Indexer) memberStart(c, u int64) {
 
 // process handles the events the output has reached, in order, then
 // forgets the block ends whose windows left the ring.
-func (ix *Indexer) process() {
+func (ix *Indexer) process() error {
 	n := 0
 	for n < len(ix.queue) && ix.queue[n].out <= ix.ring.end {
-		ix.handle(ix.queue[n])
+		if err := ix.handle(ix.queue[n]); err != nil {
+			return err
+		}
 		n++
 	}
 	ix.queue = slices.Delete(ix.queue, 0, n)
@@ -165,6 +191,7 @@ func (ix *Indexer) process() {
 	if drop > 0 {
 		ix.recent = slices.Delete(ix.recent, 0, drop)
 	}
+	return nil
 }
 
 // windowStart is the uncompressed offset of the first byte of e's window.
@@ -172,37 +199,43 @@ func (e event) windowStart() int64 { return e.out - int64(windowLen(e.out, e.mem
 
 // handle resolves the marks e passes, keeps e if it starts a member or
 // the spacing asks for it, and remembers a block end for later marks.
-func (ix *Indexer) handle(e event) {
+func (ix *Indexer) handle(e event) error {
 	for len(ix.pending) > 0 && ix.pending[0] < e.out {
-		ix.resolve(ix.pending[0])
+		if err := ix.resolve(ix.pending[0]); err != nil {
+			return err
+		}
 		ix.pending = ix.pending[1:]
 	}
 	ix.seen = e.out
 	if e.member {
-		ix.keep(e)
-		return
+		return ix.keep(e)
 	}
 	if last := ix.lastKept(); e.out-last > ix.spacing && len(ix.recent) > 0 && ix.recent[len(ix.recent)-1].out > last {
-		ix.keep(ix.recent[len(ix.recent)-1])
+		if err := ix.keep(ix.recent[len(ix.recent)-1]); err != nil {
+			return err
+		}
 	}
 	if e.out-ix.lastKept() > ix.spacing {
-		ix.keep(e)
+		if err := ix.keep(e); err != nil {
+			return err
+		}
 	}
 	ix.recent = append(ix.recent, e)
+	return nil
 }
 
 // resolve keeps the last block end at or before off, unless a kept
 // checkpoint is as close.
-func (ix *Indexer) resolve(off int64) {
+func (ix *Indexer) resolve(off int64) error {
 	i := sort.Search(len(ix.recent), func(i int) bool { return ix.recent[i].out > off }) - 1
 	if i < 0 {
-		return
+		return nil
 	}
 	k := sort.Search(len(ix.kept), func(k int) bool { return ix.kept[k].Uncompressed > off }) - 1
 	if k >= 0 && ix.kept[k].Uncompressed >= ix.recent[i].out {
-		return
+		return nil
 	}
-	ix.keep(ix.recent[i])
+	return ix.keep(ix.recent[i])
 }
 
 func (ix *Indexer) lastKept() int64 {
@@ -212,20 +245,37 @@ func (ix *Indexer) lastKept() int64 {
 	return ix.kept[len(ix.kept)-1].Uncompressed
 }
 
-// keep adds the checkpoint of e in order. Of two at one offset, a member
-// start wins: it needs no window.
-func (ix *Indexer) keep(e event) {
+// keep adds the checkpoint of e in order, writing its window. Of two at
+// one offset, a member start wins: it needs no window.
+func (ix *Indexer) keep(e event) error {
+	k := sort.Search(len(ix.kept), func(k int) bool { return ix.kept[k].Uncompressed >= e.out })
+	at := k < len(ix.kept) && ix.kept[k].Uncompressed == e.out
+	if at && (!e.member || ix.kept[k].MemberStart) {
+		return nil
+	}
 	cp := Checkpoint{Uncompressed: e.out, Compressed: e.in, Bit: e.bit, MemberStart: e.member}
 	if !e.member {
-		cp.window = ix.pk.pack(ix.ring.slice(e.windowStart(), windowLen(e.out, e.memberOut)))
+		w, err := ix.writeWindow(ix.ring.slice(e.windowStart(), windowLen(e.out, e.memberOut)))
+		if err != nil {
+			return err
+		}
+		cp.window = w
 	}
-	k := sort.Search(len(ix.kept), func(k int) bool { return ix.kept[k].Uncompressed >= e.out })
-	switch {
-	case k == len(ix.kept):
-		ix.kept = append(ix.kept, cp)
-	case ix.kept[k].Uncompressed != e.out:
-		ix.kept = slices.Insert(ix.kept, k, cp)
-	case e.member && !ix.kept[k].MemberStart:
+	if at {
 		ix.kept[k] = cp
+	} else {
+		ix.kept = slices.Insert(ix.kept, k, cp)
 	}
+	return nil
+}
+
+// writeWindow stores the window w, deflated when that is smaller.
+func (ix *Indexer) writeWindow(w []byte) (window, error) {
+	stored, deflated := ix.pk.pack(w)
+	if _, err := ix.windows.Write(stored); err != nil {
+		return window{}, fmt.Errorf("writing the window of a checkpoint: %w", err)
+	}
+	win := window{off: ix.written, size: len(stored), sum: crc32.ChecksumIEEE(stored), deflated: deflated}
+	ix.written += int64(len(stored))
+	return win, nil
 }

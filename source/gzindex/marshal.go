@@ -1,7 +1,6 @@
 package gzindex
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,7 +11,7 @@ import (
 
 const (
 	indexMagic   = "ocitargzindex"
-	indexVersion = 1
+	indexVersion = 2
 
 	flagMember   = 1 << 0
 	flagDeflated = 1 << 1
@@ -22,18 +21,21 @@ const (
 	minEncoded = 3
 )
 
-// MarshalBinary encodes idx: the magic "ocitargzindex", a version byte
-// (1), the uncompressed and compressed sizes and the number of checkpoints
-// as uvarints, then for each checkpoint the uvarint differences of its
-// uncompressed and compressed offsets from the checkpoint before, a flags
-// byte (bit 0 member start, bit 1 window deflated, bits 2-4 the bit
-// offset) and, unless it starts a member, the uvarint length and bytes of
-// its window, raw or deflated; last the CRC32 (IEEE, little-endian) of
-// all before it.
+// MarshalBinary encodes idx but its windows, which stay where
+// idx.Windows reads them: the magic "ocitargzindex", a version byte (2),
+// the uncompressed and compressed sizes, the bytes of windows and the
+// number of checkpoints as uvarints, then for each checkpoint the uvarint
+// differences of its uncompressed and compressed offsets from the
+// checkpoint before, a flags byte (bit 0 member start, bit 1 window
+// deflated, bits 2-4 the bit offset) and, unless it starts a member, where
+// its window is in the windows (offset and length as uvarints) and the
+// CRC32 (IEEE, little-endian) of the window's bytes; last the CRC32 of all
+// before it.
 func (idx *Index) MarshalBinary() ([]byte, error) {
 	b := append([]byte(indexMagic), indexVersion)
 	b = binary.AppendUvarint(b, uint64(idx.Size))
 	b = binary.AppendUvarint(b, uint64(idx.Compressed))
+	b = binary.AppendUvarint(b, uint64(idx.WindowBytes))
 	b = binary.AppendUvarint(b, uint64(len(idx.Checkpoints)))
 	var prev Checkpoint
 	for _, cp := range idx.Checkpoints {
@@ -41,8 +43,9 @@ func (idx *Index) MarshalBinary() ([]byte, error) {
 		b = binary.AppendUvarint(b, uint64(cp.Compressed-prev.Compressed))
 		b = append(b, encodeFlags(cp))
 		if !cp.MemberStart {
-			b = binary.AppendUvarint(b, uint64(len(cp.window.data)))
-			b = append(b, cp.window.data...)
+			b = binary.AppendUvarint(b, uint64(cp.window.off))
+			b = binary.AppendUvarint(b, uint64(cp.window.size))
+			b = binary.LittleEndian.AppendUint32(b, cp.window.sum)
 		}
 		prev = cp
 	}
@@ -60,8 +63,10 @@ func encodeFlags(cp Checkpoint) byte {
 	return f
 }
 
-// UnmarshalBinary decodes what MarshalBinary encoded, checking all of it,
-// windows included, as data that may have been damaged or forged.
+// UnmarshalBinary decodes what MarshalBinary encoded, checking all of it
+// as data that may have been damaged or forged: the windows it locates
+// only once they are read, through the Windows the caller sets. An index
+// of another version is refused.
 func (idx *Index) UnmarshalBinary(b []byte) error {
 	got, err := unmarshal(b)
 	if err != nil {
@@ -83,7 +88,7 @@ func unmarshal(b []byte) (*Index, error) {
 		return nil, errors.New("wrong checksum")
 	}
 	d := decoder{b: body[len(indexMagic)+1:]}
-	idx := &Index{Size: d.offset(0), Compressed: d.offset(0)}
+	idx := &Index{Size: d.offset(0), Compressed: d.offset(0), WindowBytes: d.offset(0)}
 	n := d.uvarint()
 	if d.err == nil && n > uint64(len(d.b)/minEncoded) {
 		return nil, fmt.Errorf("%d checkpoints in %d bytes", n, len(d.b))
@@ -107,25 +112,7 @@ func unmarshal(b []byte) (*Index, error) {
 	if err := idx.check(); err != nil {
 		return nil, err
 	}
-	return idx, idx.checkWindows()
-}
-
-// checkWindows inflates every window, which check only bounds.
-func (idx *Index) checkWindows() error {
-	var u unpacker
-	var buf []byte
-	var memberOut int64
-	for i, cp := range idx.Checkpoints {
-		if cp.MemberStart {
-			memberOut = cp.Uncompressed
-			continue
-		}
-		var err error
-		if buf, err = u.unpack(buf[:0], cp.window, windowLen(cp.Uncompressed, memberOut)); err != nil {
-			return fmt.Errorf("checkpoint %d: %w", i, err)
-		}
-	}
-	return nil
+	return idx, nil
 }
 
 // decoder reads the fields of an encoded index, keeping the first error.
@@ -160,16 +147,30 @@ func (d *decoder) offset(from int64) int64 {
 	return from + int64(v)
 }
 
-func (d *decoder) bytes(n uint64) []byte {
-	if d.err == nil && n > uint64(len(d.b)) {
+func (d *decoder) bytes(n int) []byte {
+	if d.err == nil && n > len(d.b) {
 		d.err = fmt.Errorf("%d bytes wanted, %d left", n, len(d.b))
 	}
 	if d.err != nil {
 		return nil
 	}
-	v := bytes.Clone(d.b[:n])
+	v := d.b[:n]
 	d.b = d.b[n:]
 	return v
+}
+
+// window reads where a window is: its offset, its length, up to a window's, and its checksum.
+func (d *decoder) window(deflated bool) window {
+	w := window{off: d.offset(0), deflated: deflated}
+	if n := d.uvarint(); n > windowSize {
+		d.err = fmt.Errorf("a window of %d bytes", n)
+	} else {
+		w.size = int(n)
+	}
+	if sum := d.bytes(4); sum != nil {
+		w.sum = binary.LittleEndian.Uint32(sum)
+	}
+	return w
 }
 
 // checkpoint reads the checkpoint after prev.
@@ -185,7 +186,7 @@ func (d *decoder) checkpoint(prev Checkpoint) Checkpoint {
 	}
 	cp.Bit = f[0] >> bitShift
 	if !cp.MemberStart {
-		cp.window = window{data: d.bytes(d.uvarint()), deflated: f[0]&flagDeflated != 0}
+		cp.window = d.window(f[0]&flagDeflated != 0)
 	}
 	return cp
 }

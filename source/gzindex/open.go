@@ -18,7 +18,10 @@ var ErrIndexMismatch = errors.New("index does not reproduce the data")
 
 // Open presents the uncompressed content of the gzip stream src as a
 // Source, entering src at the checkpoints of idx, which must have been
-// made for it. The content's identity is src's with "-gz" appended.
+// made for it. The content's identity is src's with "-gz" appended. A
+// window is read from idx.Windows when a read enters the stream at its
+// checkpoint; one that does not match its checksum fails that read, with
+// errkind.ErrInvalidMetadata.
 func Open(src source.Source, idx *Index) (*source.Spans, error) {
 	if err := idx.Validate(src.Size()); err != nil {
 		return nil, fmt.Errorf("%s: %w", src.Name(), err)
@@ -43,8 +46,7 @@ func (o *opener) open(i int) (io.ReadCloser, error) {
 		return &verifiedStream{s, v}, nil
 	}
 	memberOut := o.memberOut(i)
-	var u unpacker
-	w, err := u.unpack(nil, cp.window, windowLen(cp.Uncompressed, memberOut))
+	w, err := o.idx.readWindow(cp, windowLen(cp.Uncompressed, memberOut))
 	if err != nil {
 		return nil, fmt.Errorf("%w: gzip index: checkpoint %d: %w", errkind.ErrInvalidMetadata, i, err)
 	}
