@@ -123,7 +123,14 @@ func (c *Cache) put(r io.Reader, want digest.Digest, sync bool) (got digest.Dige
 		return "", 0, false, fmt.Errorf("cache %s: %w", c.dir, err)
 	}
 	defer p.Abort()
-	got, size, err = c.write(p, r, want)
+	// A blob to sync starts its write-back as it goes (pending.File), so
+	// that the fsync finds little left; a staged one leaves it to the
+	// kernel, whose queue the hint would wait on.
+	var dst io.Writer = p
+	if !sync {
+		dst = p.File
+	}
+	got, size, err = c.write(dst, r, want)
 	if err != nil {
 		return "", 0, false, fmt.Errorf("cache %s: putting a blob: %w", c.dir, err)
 	}
@@ -163,16 +170,16 @@ func (c *Cache) held(d digest.Digest) (int64, bool) {
 // copyChunk is the size of the reads Put copies a blob with.
 const copyChunk = 1 << 20
 
-// write copies r to p, at most the cache's bound, and checks its digest is
+// write copies r to dst, at most the cache's bound, and checks its digest is
 // want unless want is "".
-func (c *Cache) write(p *pending.File, r io.Reader, want digest.Digest) (digest.Digest, int64, error) {
+func (c *Cache) write(dst io.Writer, r io.Reader, want digest.Digest) (digest.Digest, int64, error) {
 	h := hashing.NewReader(r, digest.SHA256)
 	var src io.Reader = h
 	if c.max >= 0 {
 		src = io.LimitReader(h, c.max+1)
 	}
-	// The struct hides os.File's ReadFrom, so that p's Write starts write-back as it goes.
-	n, err := io.CopyBuffer(struct{ io.Writer }{p}, src, make([]byte, copyChunk))
+	// The struct hides os.File's ReadFrom, which would not use the buffer.
+	n, err := io.CopyBuffer(struct{ io.Writer }{dst}, src, make([]byte, copyChunk))
 	if err != nil {
 		return "", 0, err
 	}
