@@ -550,7 +550,7 @@ func remotePull(t *testing.T, ref string) (string, error) {
 }
 
 // TestRemoteOverwrite re-uploads the object ocitar serve serves, with
-// another archive, while skopeo pulls from it in two loops: every pull
+// another archive, while skopeo pulls from it in four loops: every pull
 // that succeeded holds the old image, verified (skopeo checks each blob's
 // digest; its config and DiffIDs are the old image's), and the others
 // failed. Without a SIGHUP, ocitar serve finds the change, logs it and
@@ -595,7 +595,8 @@ func TestRemoteOverwrite(t *testing.T) {
 	}
 }
 
-// remotePullsAcross pulls ref with skopeo in two loops; once ready says so
+// remotePullsAcross pulls ref with skopeo in four loops, as issue 20 asks
+// of an overwrite "while 4 pulls run"; once ready says so
 // (from the number of pulls that succeeded), it calls change, and the loops
 // go on until four pulls have begun after it. It returns the directories
 // of the pulls that succeeded.
@@ -609,7 +610,7 @@ func remotePullsAcross(t *testing.T, ref string, ready func(pulled int) bool, ch
 		changed  atomic.Bool
 		after    atomic.Int64 // pulls begun after the change
 	)
-	for range 2 {
+	for range 4 {
 		wg.Go(func() {
 			for i := 0; i < 40 && after.Load() < 4; i++ {
 				began := changed.Load()
