@@ -590,9 +590,11 @@ func TestRemoteOverwrite(t *testing.T) {
 		remotePollImage(t, s, phase.to)
 	}
 	changed := "ocitar serve: s3://" + remoteBucket + "/moving.tar: the object changed since it was opened; reopening it\n"
-	if log := readFile(t, s.log); bytes.Count(log, []byte(changed)) != 2 {
+	log := readFile(t, s.log)
+	if bytes.Count(log, []byte(changed)) != 2 {
 		t.Errorf("ocitar serve's log has not twice the line %q:\n%s", changed, log)
 	}
+	remoteAssertNoSecrets(t, "the log of ocitar serve, which reopened the object", string(log), remoteSecrets(t))
 }
 
 // remotePullsAcross pulls ref with skopeo in four loops, as issue 20 asks
@@ -685,6 +687,9 @@ func TestRemoteManyNodes(t *testing.T) {
 		c := remoteCountStart(t, s3.endpoint)
 		env := append(s3.env(t, remoteSecretKey), "AWS_ENDPOINT_URL="+c.url)
 		s := serveStartEnv(t, t.TempDir(), env, "--quiet", "--cache-dir", t.TempDir(), "s3://"+remoteBucket+"/bundle.tar")
+		t.Cleanup(func() {
+			remoteAssertNoSecrets(t, "the log of ocitar serve", string(readFile(t, s.log)), remoteSecrets(t))
+		})
 		nodes = append(nodes, node{c, s.host})
 	}
 	var wg sync.WaitGroup
