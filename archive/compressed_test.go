@@ -559,10 +559,9 @@ func (fullCache) Stage(r io.Reader) (digest.Digest, int64, bool, error) {
 	return "", 0, false, errors.New("no space left on device")
 }
 
-// TestGzipWindowsNotStaged: a cache that cannot take the windows of a
-// foreign gzip's index does not fail the open: the pass is made again
-// with the windows in memory, said so, and nothing is kept.
-func TestGzipWindowsNotStaged(t *testing.T) {
+// gzipAndCache writes a gzip of two images and opens an empty cache.
+func gzipAndCache(t *testing.T) (string, *cache.Cache) {
+	t.Helper()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "a.tar.gz")
 	if err := os.WriteFile(path, gzipped(t, twoImageTar(t)), 0o644); err != nil {
@@ -572,6 +571,14 @@ func TestGzipWindowsNotStaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return path, c
+}
+
+// TestGzipWindowsNotStaged: a cache that cannot take the windows of a
+// foreign gzip's index does not fail the open: the pass is made again
+// with the windows in memory, said so, and nothing is kept.
+func TestGzipWindowsNotStaged(t *testing.T) {
+	path, c := gzipAndCache(t)
 	var notices []string
 	readAll(t, path, archive.Options{Cache: fullCache{c}, Notice: func(m string) { notices = append(notices, m) }})
 	if !slices.ContainsFunc(notices, func(m string) bool { return strings.Contains(m, "no space left on device") }) {
@@ -585,15 +592,7 @@ func TestGzipWindowsNotStaged(t *testing.T) {
 // TestGzipWindowsEvictedWhileOpen: a Reader opened from a cached gzip
 // index reads every blob after the windows it reads from are evicted.
 func TestGzipWindowsEvictedWhileOpen(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, "a.tar.gz")
-	if err := os.WriteFile(path, gzipped(t, twoImageTar(t)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, err := cache.Open(filepath.Join(dir, "cache"), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, c := gzipAndCache(t)
 	readAll(t, path, archive.Options{Cache: c})
 	indexes, _ := filepath.Glob(filepath.Join(c.Dir(), "index", "*"))
 	if len(indexes) != 1 {

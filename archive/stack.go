@@ -32,22 +32,25 @@ func StackMembers(path string) []string {
 	return strings.Split(path, StackSeparator)
 }
 
+// OpenStackFiles opens the archives at paths and reads them as one stack,
+// base first (OpenStack).
+func OpenStackFiles(paths []string, opts Options) (*Reader, error) {
+	members := make([]*Reader, 0, len(paths))
+	for _, p := range paths {
+		m, err := Open(p, opts)
+		if err != nil {
+			closeAll(members)
+			return nil, err
+		}
+		members = append(members, m)
+	}
+	return OpenStack(members, opts)
+}
+
 // VerifyStack is Verify of the stack of the archives at paths, base first:
 // every blob of every image it shows is present in a member and right.
 func VerifyStack(paths []string, opts Options) Report {
-	name := strings.Join(paths, StackSeparator)
-	return verifyOpened(name, func(opts Options) (*Reader, error) {
-		members := make([]*Reader, 0, len(paths))
-		for _, p := range paths {
-			m, err := Open(p, opts)
-			if err != nil {
-				closeAll(members)
-				return nil, err
-			}
-			members = append(members, m)
-		}
-		return OpenStack(members, opts)
-	}, opts)
+	return verifyOpened(strings.Join(paths, StackSeparator), func(opts Options) (*Reader, error) { return OpenStackFiles(paths, opts) }, opts)
 }
 
 func closeAll(readers []*Reader) {

@@ -22,7 +22,7 @@ import (
 // requests of a remote archive run until ctx is done.
 func OpenArchive(ctx context.Context, location string, opts Options, sys *types.SystemContext) (*archive.Reader, error) {
 	if members := archive.StackMembers(location); len(members) > 1 && !remote.IsRemote(location) {
-		return openStack(members, readerOptions(opts.Reader, sys))
+		return archive.OpenStackFiles(members, readerOptions(opts.Reader, sys))
 	}
 	if !remote.IsRemote(location) {
 		return archive.Open(location, readerOptions(opts.Reader, sys))
@@ -49,22 +49,6 @@ func OpenRemoteArchive(ctx context.Context, location string, opts Options, sys *
 		return nil, nil, err
 	}
 	return r, src, nil
-}
-
-// openStack reads the archives at paths as one stack, base first.
-func openStack(paths []string, opts archive.Options) (*archive.Reader, error) {
-	members := make([]*archive.Reader, 0, len(paths))
-	for _, p := range paths {
-		m, err := archive.Open(p, opts)
-		if err != nil {
-			for _, o := range members {
-				o.Close()
-			}
-			return nil, err
-		}
-		members = append(members, m)
-	}
-	return archive.OpenStack(members, opts)
 }
 
 // openDownloaded reads the archive at location from the copy
