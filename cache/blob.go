@@ -178,7 +178,7 @@ func (c *Cache) write(dst io.Writer, r io.Reader, want digest.Digest) (digest.Di
 	if c.max >= 0 {
 		src = io.LimitReader(h, c.max+1)
 	}
-	// The struct hides os.File's ReadFrom, which would not use the buffer.
+	// The struct hides ReadFrom, so that dst's own Write is called (pending.File's starts write-back).
 	n, err := io.CopyBuffer(struct{ io.Writer }{dst}, src, make([]byte, copyChunk))
 	if err != nil {
 		return "", 0, err
