@@ -32,7 +32,7 @@ type fakeRepository struct {
 	manifests map[string][]byte // by tag and by digest
 	blobs     map[digest.Digest][]byte
 	referrers map[digest.Digest][]ocispec.Descriptor
-	failing   error         // every call's error when set
+	failing   error           // every call's error when set
 	badBlobs  []digest.Digest // blobs whose readers fail at their end
 }
 
