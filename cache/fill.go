@@ -31,6 +31,7 @@ func (c *Cache) Fill(ctx context.Context, d digest.Digest, fetch func(ctx contex
 	if first {
 		call.f, call.err = c.startFill(ctx, d, fetch, func() { c.leaveFill(d, call) })
 		close(call.ready)
+		return call.f, call.err
 	}
 	select {
 	case <-call.ready:
