@@ -22,7 +22,7 @@ var errNotFound error = notFoundError{}
 
 type notFoundError struct{}
 
-func (notFoundError) Error() string          { return "not found" }
+func (notFoundError) Error() string        { return "not found" }
 func (notFoundError) Is(target error) bool { return target == fs.ErrNotExist }
 
 // errorCode is the shape of a distribution error code shown in a message;
