@@ -47,7 +47,21 @@ func statusError(resp *http.Response) error {
 	if resp.StatusCode == http.StatusNotFound {
 		kind = errNotFound
 	}
-	return fmt.Errorf("%s %s: %w (HTTP %s)", resp.Request.Method, redact(resp.Request.URL), kind, detail)
+	return fmt.Errorf("%s: %w (HTTP %s)", requestName(resp.Request), kind, detail)
+}
+
+// requestName names the request of a response: METHOD URL, and where
+// redirects took it.
+func requestName(req *http.Request) string {
+	first := req
+	for first.Response != nil && first.Response.Request != nil {
+		first = first.Response.Request
+	}
+	name := first.Method + " " + redact(first.URL)
+	if first != req {
+		name += " (redirected to " + redact(req.URL) + ")"
+	}
+	return name
 }
 
 // distributionCode is the code of the first error of a distribution error

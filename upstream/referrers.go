@@ -35,11 +35,11 @@ func (r *Repository) Referrers(ctx context.Context, d digest.Digest, artifactTyp
 	defer resp.Body.Close()
 	data, err := readManifest(resp)
 	if err != nil {
-		return nil, unavailable("GET "+redact(resp.Request.URL), err)
+		return nil, unavailable(requestName(resp.Request), err)
 	}
 	refs, err := referrersOf(data, artifactType)
 	if err != nil {
-		return nil, unavailable("GET "+redact(resp.Request.URL), err)
+		return nil, unavailable(requestName(resp.Request), err)
 	}
 	return refs, nil
 }

@@ -49,8 +49,9 @@ func (r *Repository) Name() string {
 // upstream sends is verified: by digest, the body must hash to it; by tag, to
 // the Docker-Content-Digest header when there is one. It is at most
 // archive.MaxManifestSize. accept is the client's Accept; none accepts every
-// manifest and index. mediaType is the Content-Type without its parameters,
-// else the body's "mediaType".
+// manifest and index. mediaType is the body's "mediaType", else the
+// Content-Type without its parameters (registries and web servers send
+// text/plain or application/octet-stream).
 func (r *Repository) Manifest(ctx context.Context, ref string, accept []string) (data []byte, mediaType string, d digest.Digest, err error) {
 	if len(accept) == 0 {
 		accept = defaultAccept
@@ -95,14 +96,14 @@ func (r *Repository) fetchManifest(ctx context.Context, ref string, want digest.
 		return nil, "", "", err
 	}
 	defer resp.Body.Close()
-	name := redact(resp.Request.URL)
+	name := requestName(resp.Request)
 	data, err := readManifest(resp)
 	if err != nil {
-		return nil, "", "", unavailable("GET "+name, err)
+		return nil, "", "", unavailable(name, err)
 	}
 	d, err := verifyManifest(data, want, resp.Header.Get("Docker-Content-Digest"))
 	if err != nil {
-		return nil, "", "", unavailable("GET "+name, err)
+		return nil, "", "", unavailable(name, err)
 	}
 	mediaType := manifestMediaType(resp.Header.Get("Content-Type"), data)
 	r.keep(d, data, mediaType)
@@ -146,19 +147,17 @@ func verifyManifest(data []byte, want digest.Digest, header string) (digest.Dige
 	return digest.FromBytes(data), nil
 }
 
-// manifestMediaType is contentType without its parameters, else the
-// manifest's own "mediaType".
+// manifestMediaType is the manifest's own "mediaType", which its digest
+// covers, else contentType without its parameters.
 func manifestMediaType(contentType string, data []byte) string {
-	if mediaType, _, err := mime.ParseMediaType(contentType); err == nil {
-		return mediaType
-	}
 	var m struct {
 		MediaType string `json:"mediaType"`
 	}
-	if json.Unmarshal(data, &m) != nil {
-		return ""
+	if json.Unmarshal(data, &m) == nil && m.MediaType != "" {
+		return m.MediaType
 	}
-	return m.MediaType
+	mediaType, _, _ := mime.ParseMediaType(contentType)
+	return mediaType
 }
 
 // keep puts manifest d into the cache and remembers its media type; a
