@@ -137,7 +137,7 @@ type namedBody struct {
 func (b namedBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
-		err = unavailable("GET "+b.name, err)
+		err = unavailable(b.name, err)
 	}
 	return n, err
 }
