@@ -2,6 +2,7 @@ package upstream
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -30,16 +31,18 @@ type client struct {
 }
 
 // newHTTPClient is the client of every upstream of a Set: transport, or
-// the default one, following redirects without taking credentials along.
-func newHTTPClient(transport http.RoundTripper) *http.Client {
+// the default one with tlsConfig, following redirects without taking
+// credentials along.
+func newHTTPClient(transport http.RoundTripper, tlsConfig *tls.Config) *http.Client {
 	if transport == nil {
-		transport = defaultTransport()
+		transport = defaultTransport(tlsConfig)
 	}
 	return &http.Client{Transport: transport, CheckRedirect: checkRedirect}
 }
 
-func defaultTransport() *http.Transport {
+func defaultTransport(tlsConfig *tls.Config) *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tlsConfig
 	t.DialContext = (&net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second}).DialContext
 	t.TLSHandshakeTimeout = tlsHandshakeTimeout
 	t.ResponseHeaderTimeout = responseHeaderTimeout

@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -20,8 +21,10 @@ type Options struct {
 	// some, once per token fetch. Nil, or "" and "": anonymous.
 	Credentials func(registryHost string) (username, secret string, err error)
 	// Transport makes the requests; nil: a clone of http.DefaultTransport
-	// with timeouts on the dial, the TLS handshake and the response headers.
+	// with timeouts on the dial, the TLS handshake and the response headers,
+	// and TLS as its TLS configuration.
 	Transport http.RoundTripper
+	TLS       *tls.Config
 	// UserAgent, when not "", is sent with every request.
 	UserAgent string
 }
@@ -50,7 +53,7 @@ func NewSet(specs []Spec, opts Options) (*Set, error) {
 	if opts.Cache == nil {
 		return nil, errors.New("upstream: no cache to keep what is fetched")
 	}
-	hc := newHTTPClient(opts.Transport)
+	hc := newHTTPClient(opts.Transport, opts.TLS)
 	auth := newAuthorizer(hc, opts)
 	s := &Set{named: map[string]*client{}, cache: opts.Cache, manifests: map[manifestKey]string{}}
 	for _, spec := range specs {
