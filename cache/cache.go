@@ -44,6 +44,7 @@ type Cache struct {
 
 	fillsMu sync.Mutex
 	fills   map[digest.Digest]*fillCall // the Fills under way, by digest
+	checked sync.Map                    // digest -> os.FileInfo of the file that a Fill found to match it
 }
 
 // DefaultDir is ocitar in the user's cache directory ($XDG_CACHE_HOME/ocitar

@@ -286,18 +286,28 @@ func (f *Filling) check() {
 	}()
 }
 
-// verify reads the blob d and checks it is d, removing it from the cache if it is not.
+// verify reads the blob d and checks it is d, removing it from the cache if
+// it is not. A file this Cache found good once is not read again: blobs are
+// linked into place whole and never written in place.
 func (c *Cache) verify(d digest.Digest) error {
 	file, _, err := c.Open(d)
 	if err != nil {
 		return err
 	}
 	defer file.Close()
+	info, err := file.Stat()
+	if err != nil {
+		return fmt.Errorf("cache %s: blob %s: %w", c.dir, d, err)
+	}
+	if good, ok := c.checked.Load(d); ok && os.SameFile(good.(os.FileInfo), info) {
+		return nil
+	}
 	got, err := digest.SHA256.FromReader(file)
 	if err != nil {
 		return fmt.Errorf("cache %s: blob %s: %w", c.dir, d, err)
 	}
 	if got == d {
+		c.checked.Store(d, info)
 		return nil
 	}
 	if err := c.Remove(d); err != nil {

@@ -292,17 +292,20 @@ func TestCacheFillSizeUnknown(t *testing.T) {
 }
 
 // TestCacheFillHeld: Fill of a blob the cache holds fetches nothing, and its
-// readers check the stored file, which is removed when it fails its digest.
+// readers check the stored file, which is removed when it fails its digest,
+// also when it replaced a file found good before.
 func TestCacheFillHeld(t *testing.T) {
 	content := testimage.Bytes(6, 1<<20+9)
 	d := digest.FromBytes(content)
 	tests := []struct {
-		name   string
-		damage bool
-		err    error
+		name          string
+		damage        bool
+		checkedBefore bool
+		err           error
 	}{
-		{"whole", false, nil},
-		{"damaged", true, errkind.ErrDigestMismatch},
+		{"whole", false, false, nil},
+		{"damaged", true, false, errkind.ErrDigestMismatch},
+		{"replaced after a check", true, true, errkind.ErrDigestMismatch},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -310,8 +313,17 @@ func TestCacheFillHeld(t *testing.T) {
 			if _, _, _, err := c.Put(bytes.NewReader(content), d); err != nil {
 				t.Fatal(err)
 			}
+			if tt.checkedBefore {
+				if err := fill(t, c, d, &fetcher{err: errSource}).Wait(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
 			if tt.damage {
-				if err := os.WriteFile(c.blobPath(d), testimage.Bytes(7, len(content)), 0o644); err != nil {
+				replacement := c.blobPath(d) + ".new"
+				if err := os.WriteFile(replacement, testimage.Bytes(7, len(content)), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Rename(replacement, c.blobPath(d)); err != nil {
 					t.Fatal(err)
 				}
 			}
