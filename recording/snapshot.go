@@ -163,7 +163,7 @@ func (img planned) repoTags() []string {
 type planner struct {
 	st      *state
 	have    func(repo string, b ocispec.Descriptor) error // nil when b, a config or layer, can be written
-	leftOut func(msg string)                             // told of each platform of an index left out; nil discards
+	leftOut func(msg string)                              // told of each platform of an index left out; nil discards
 }
 
 func (p planner) walk(repo string, d digest.Digest, depth int) ([]ocispec.Descriptor, error) {
