@@ -27,6 +27,9 @@ type fakeContent struct {
 	opened    map[digest.Digest]int // OpenBlob calls
 	openErr   error                 // when set, OpenBlob fails with it
 	corrupt   bool                  // OpenBlob serves other bytes than asked for
+	gate      chan struct{}         // when set, OpenBlob waits for it to be closed
+	inFlight  int                   // OpenBlob calls waiting at the gate
+	maxFlight int                   // the most that waited at once
 }
 
 func newFakeContent(l *testimage.Layout) *fakeContent {
@@ -63,6 +66,7 @@ func (c *fakeContent) Manifest(ctx context.Context, name, ref string) ([]byte, s
 }
 
 func (c *fakeContent) OpenBlob(ctx context.Context, name string, d digest.Digest) (io.ReadCloser, int64, error) {
+	c.wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.opened[d]++
@@ -79,6 +83,21 @@ func (c *fakeContent) OpenBlob(ctx context.Context, name string, d digest.Digest
 	return io.NopCloser(bytes.NewReader(data)), int64(len(data)), nil
 }
 
+// wait waits at the gate, if there is one.
+func (c *fakeContent) wait() {
+	c.mu.Lock()
+	gate := c.gate
+	c.inFlight++
+	c.maxFlight = max(c.maxFlight, c.inFlight)
+	c.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
+	c.mu.Lock()
+	c.inFlight--
+	c.mu.Unlock()
+}
+
 func (c *fakeContent) Referrers(ctx context.Context, name string, d digest.Digest) ([]ocispec.Descriptor, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -89,6 +108,12 @@ func (c *fakeContent) set(f func(c *fakeContent)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	f(c)
+}
+
+func (c *fakeContent) inFlightNow() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.inFlight
 }
 
 func (c *fakeContent) openCount(d digest.Digest) int {
@@ -136,6 +161,7 @@ type world struct {
 	arm64            ocispec.Descriptor
 	referrer, cosign ocispec.Descriptor // a referrer of app and its cosign tag sha256-HEX.sig
 	broken           ocispec.Descriptor // tag broken: its layer is nowhere
+	wide             ocispec.Descriptor // tag wide: a manifest of wideLayers layers
 	brokenLayer      digest.Digest
 	cosignTag        string
 }
@@ -152,12 +178,13 @@ func newWorld(t *testing.T) world {
 	w.referrer = artifact(&l, "signature", &w.app)
 	w.cosign = artifact(&l, "cosign signature", nil)
 	w.broken = l.Image("amd64", "broken layer")
+	w.wide = wide(&l)
 	w.content = newFakeContent(&l)
 	w.appLayer = layerOf(t, w.content, w.app)
 	w.brokenLayer = layerOf(t, w.content, w.broken)
 	delete(w.content.blobs, w.brokenLayer)
 	w.cosignTag = "sha256-" + w.app.Digest.Encoded() + ".sig"
-	w.content.tags = map[string]digest.Digest{"1": w.app.Digest, "latest": w.app.Digest, "multi": w.index.Digest, "broken": w.broken.Digest, w.cosignTag: w.cosign.Digest}
+	w.content.tags = map[string]digest.Digest{"1": w.app.Digest, "latest": w.app.Digest, "multi": w.index.Digest, "broken": w.broken.Digest, "wide": w.wide.Digest, w.cosignTag: w.cosign.Digest}
 	w.content.referrers[w.app.Digest] = []ocispec.Descriptor{w.referrer}
 	return w
 }
@@ -169,6 +196,18 @@ func artifact(l *testimage.Layout, payload string, subject *ocispec.Descriptor) 
 	layer := l.Blob("application/vnd.example.signature", []byte(payload))
 	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, ArtifactType: "application/vnd.example.signature", Config: config, Layers: []ocispec.Descriptor{layer}, Subject: subject}
 	m.SchemaVersion = 2
+	return l.JSONBlob(ocispec.MediaTypeImageManifest, m)
+}
+
+// wideLayers is how many layers the wide image has, more than are fetched at once.
+const wideLayers = 3 * backgroundLimit
+
+func wide(l *testimage.Layout) ocispec.Descriptor {
+	m := ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: l.Blob(ocispec.MediaTypeImageConfig, []byte(`{"os":"linux","architecture":"amd64"}`))}
+	m.SchemaVersion = 2
+	for i := range wideLayers {
+		m.Layers = append(m.Layers, l.Blob(ocispec.MediaTypeImageLayer, fmt.Appendf(nil, "wide layer %d", i)))
+	}
 	return l.JSONBlob(ocispec.MediaTypeImageManifest, m)
 }
 

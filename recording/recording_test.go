@@ -4,10 +4,12 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/ocitar/ocitar/archive"
 	digest "github.com/opencontainers/go-digest"
@@ -287,6 +289,41 @@ func TestSnapshotWhilePulling(t *testing.T) {
 	}
 	if got := listed(t, path); len(got) != 5 || sum.Images != 5 {
 		t.Errorf("images %q (summary %+v), want app:1, app:latest, app:multi, the cosign tag and the referrer", got, sum)
+	}
+}
+
+// TestManifestFetchesMissingBlobs: the blobs of a manifest no client fetched
+// are fetched in the background, before any snapshot, backgroundLimit at once.
+func TestManifestFetchesMissingBlobs(t *testing.T) {
+	w := newWorld(t)
+	gate := make(chan struct{})
+	w.content.gate = gate
+	r, err := New(context.Background(), filepath.Join(t.TempDir(), "out.tar"), w.content, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w.content.serve(t, r, pull{"wide", false})
+	deadline := time.Now().Add(10 * time.Second)
+	for w.content.inFlightNow() < backgroundLimit && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	close(gate)
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data := w.content.blobs[w.wide.Digest]
+	members, err := manifestBlobs(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, b := range members {
+		if n := w.content.openCount(b.Digest); n != 1 {
+			t.Errorf("blob %s opened %d times, want once", b.Digest, n)
+		}
+	}
+	if w.content.maxFlight != backgroundLimit {
+		t.Errorf("%d fetches at once, want %d", w.content.maxFlight, backgroundLimit)
 	}
 }
 
