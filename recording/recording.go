@@ -75,7 +75,7 @@ type fetch struct {
 
 // New starts a recording to path. If path exists, it is opened as an archive and its images are kept (a second
 // run adds to the first); a path that is not a readable archive is an error naming it.
-// Background work runs under ctx.
+// Background work (fetches, referrers) runs under ctx: cancelling it ends that work sooner.
 func New(ctx context.Context, path string, content Content, opts Options) (*Recording, error) {
 	r := &Recording{
 		path: path, content: content, opts: opts, ctx: ctx,

@@ -233,6 +233,40 @@ func TestSnapshotFailureKeepsTheLastOne(t *testing.T) {
 	}
 }
 
+// TestSnapshotLeavesOutWhatContentLost: an image a served blob of which
+// Content no longer has is left out, and the others written.
+func TestSnapshotLeavesOutWhatContentLost(t *testing.T) {
+	w := newWorld(t)
+	path := filepath.Join(t.TempDir(), "out.tar")
+	var log logLines
+	r, err := New(context.Background(), path, w.content, Options{Log: log.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, p := range []pull{{"1", true}, {"multi", false}, {w.amd64.Digest.String(), true}} {
+		w.content.serve(t, r, p)
+	}
+	lost := layerOf(t, w.content, w.amd64)
+	w.content.set(func(c *fakeContent) { delete(c.blobs, lost) })
+	sum, err := r.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := listed(t, path), []string{image(repo+":1", w.app)}; !slices.Equal(got, want) {
+		t.Errorf("images %q, want %q", got, want)
+	}
+	if sum.Images != 1 || sum.LeftOut != 1 {
+		t.Errorf("summary %+v, want 1 image, 1 left out", sum)
+	}
+	if !strings.Contains(log.String(), repo+":multi") || !strings.Contains(log.String(), lost.String()) {
+		t.Errorf("log %q does not name the image and the blob lost", log.String())
+	}
+	if lock := readFile(t, path+".lock.json"); strings.Contains(lock, "multi") {
+		t.Errorf("the lock list names the image left out: %s", lock)
+	}
+}
+
 func TestSnapshotLockList(t *testing.T) {
 	w := newWorld(t)
 	path := filepath.Join(t.TempDir(), "out.tar")

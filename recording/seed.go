@@ -19,7 +19,7 @@ func openSeed(path string, st *state) (*archive.Reader, error) {
 	}
 	seed, err := archive.Open(path, archive.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("recording to an existing file, which must be an image archive to add to: %w", err)
+		return nil, fmt.Errorf("%w (a recording adds to the archive at its path: move the file away to start afresh)", err)
 	}
 	for _, img := range seed.Images() {
 		if err := addSeeded(st, seed, img); err != nil {

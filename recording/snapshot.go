@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 
 	"github.com/ocitar/ocitar/archive"
 	"github.com/ocitar/ocitar/internal/pending"
@@ -46,14 +47,14 @@ func (r *Recording) Snapshot(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	images, leftOut := r.plan(st, entries, failed)
-	sum, err := r.write(ctx, st, images)
+	written, sum, err := r.write(ctx, st, images)
 	if err != nil {
 		return Summary{}, err
 	}
-	if err := writeLockList(r.path+".lock.json", images); err != nil {
+	if err := writeLockList(r.path+".lock.json", written); err != nil {
 		return Summary{}, err
 	}
-	sum.LeftOut = leftOut
+	sum.LeftOut += leftOut
 	return sum, nil
 }
 
@@ -233,56 +234,109 @@ func (p planner) tellLeftOut(msg string) {
 	}
 }
 
-// write writes the images to a temporary file beside path and renames it into place.
-func (r *Recording) write(ctx context.Context, st *state, images []planned) (Summary, error) {
+// write writes the images to a temporary file beside path and renames it
+// into place. It returns those written: an image is left out, and logged,
+// when Content no longer has a blob of it.
+func (r *Recording) write(ctx context.Context, st *state, images []planned) ([]planned, Summary, error) {
 	f, err := pending.Create(r.path)
 	if err != nil {
-		return Summary{}, fmt.Errorf("recording: %w", err)
+		return nil, Summary{}, fmt.Errorf("recording: %w", err)
 	}
-	sum, err := r.writeArchive(ctx, f, st, images)
+	written, sum, err := r.writeArchive(ctx, f, st, images)
 	if err != nil {
 		f.Abort()
-		return Summary{}, fmt.Errorf("recording to %s: %w", r.path, err)
+		return nil, Summary{}, fmt.Errorf("recording to %s: %w", r.path, err)
 	}
 	if err := f.Commit(); err != nil {
-		return Summary{}, fmt.Errorf("recording: %w", err)
+		return nil, Summary{}, fmt.Errorf("recording: %w", err)
 	}
-	return sum, nil
+	return written, sum, nil
 }
 
 // writeArchive writes the images to out as an archive, compressed as path's name says.
-func (r *Recording) writeArchive(ctx context.Context, out io.Writer, st *state, images []planned) (Summary, error) {
+func (r *Recording) writeArchive(ctx context.Context, out io.Writer, st *state, images []planned) ([]planned, Summary, error) {
 	z, err := archive.NewCompressor(out, archive.CompressionByName.For(r.path))
 	if err != nil {
-		return Summary{}, err
+		return nil, Summary{}, err
 	}
 	w := archive.NewWriter(z, archive.WriterOptions{Format: r.opts.Format})
 	var sum Summary
+	var written []planned
 	for _, img := range images {
-		for _, b := range img.blobs {
-			if _, ok := w.Has(b.Digest); ok {
-				continue
-			}
-			if err := r.putBlob(ctx, w, st, b); err != nil {
-				return Summary{}, fmt.Errorf("image %s: %w", img.entry, err)
-			}
-			sum.Blobs++
-			sum.Bytes += b.Size
+		ok, err := r.writeImage(ctx, w, st, img, &sum)
+		if err != nil {
+			return nil, Summary{}, fmt.Errorf("image %s: %w", img.entry, err)
 		}
-		if err := w.AddImage(img.indexDescriptor(), img.repoTags()); err != nil {
-			return Summary{}, err
+		if ok {
+			written = append(written, img)
 		}
-		sum.Images++
 	}
 	if err := w.Close(); err != nil {
-		return Summary{}, err
+		return nil, Summary{}, err
 	}
-	return sum, z.Close()
+	return written, sum, z.Close()
 }
 
-// putBlob writes blob b: a manifest from memory, any other from the seed or
-// through Content, verified as it is written.
-func (r *Recording) putBlob(ctx context.Context, w *archive.Writer, st *state, b ocispec.Descriptor) error {
+// writeImage writes the blobs of img that w lacks, and lists it. When
+// Content no longer has one of them, img is left out before any is written.
+func (r *Recording) writeImage(ctx context.Context, w *archive.Writer, st *state, img planned, sum *Summary) (bool, error) {
+	opened, err := r.openBlobs(ctx, w, st, img.blobs)
+	defer closeAll(opened)
+	if errors.Is(err, fs.ErrNotExist) {
+		r.logf("recording: image %s left out: %v", img.entry, err)
+		sum.LeftOut++
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, b := range img.blobs {
+		if _, ok := w.Has(b.Digest); ok {
+			continue
+		}
+		if err := r.putBlob(w, st, b, opened[b.Digest]); err != nil {
+			return false, err
+		}
+		sum.Blobs++
+		sum.Bytes += b.Size
+	}
+	if err := w.AddImage(img.indexDescriptor(), img.repoTags()); err != nil {
+		return false, err
+	}
+	sum.Images++
+	return true, nil
+}
+
+// openBlobs opens through Content the blobs w lacks that are neither
+// manifests nor in the seed. It returns those it opened, also on error.
+func (r *Recording) openBlobs(ctx context.Context, w *archive.Writer, st *state, blobs []ocispec.Descriptor) (map[digest.Digest]io.ReadCloser, error) {
+	opened := map[digest.Digest]io.ReadCloser{}
+	for _, b := range blobs {
+		_, written := w.Has(b.Digest)
+		_, isManifest := st.manifests[b.Digest]
+		_, isOpen := opened[b.Digest]
+		src := st.blobs[b.Digest]
+		if written || isManifest || isOpen || src.seeded {
+			continue
+		}
+		rc, _, err := r.content.OpenBlob(ctx, src.repo, b.Digest)
+		if err != nil {
+			return opened, fmt.Errorf("blob %s: %w", b.Digest, err)
+		}
+		opened[b.Digest] = rc
+	}
+	return opened, nil
+}
+
+func closeAll(opened map[digest.Digest]io.ReadCloser) {
+	for _, rc := range opened {
+		rc.Close()
+	}
+}
+
+// putBlob writes blob b, verified as it is written: a manifest from memory,
+// a blob of the seed from the seed, any other from rc, opened through Content.
+func (r *Recording) putBlob(w *archive.Writer, st *state, b ocispec.Descriptor, rc io.Reader) error {
 	if m, ok := st.manifests[b.Digest]; ok {
 		_, err := w.PutManifest(m.data, m.mediaType)
 		return err
@@ -292,11 +346,6 @@ func (r *Recording) putBlob(ctx context.Context, w *archive.Writer, st *state, b
 		_, err := w.CopyBlob(r.seed, b.Digest)
 		return err
 	}
-	rc, _, err := r.content.OpenBlob(ctx, src.repo, b.Digest)
-	if err != nil {
-		return fmt.Errorf("blob %s: %w", b.Digest, err)
-	}
-	defer rc.Close()
 	if _, _, err := w.PutBlob(rc, b.Digest, b.Size); err != nil {
 		return fmt.Errorf("blob %s of %s: %w", b.Digest, src.repo, err)
 	}
