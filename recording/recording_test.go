@@ -182,6 +182,41 @@ func TestRecordingSeed(t *testing.T) {
 	}
 }
 
+// TestNewSeededFromOtherArchives: a recording to the path of an archive
+// ocitar did not write keeps its images, names and digests.
+func TestNewSeededFromOtherArchives(t *testing.T) {
+	samples := []string{"sample.docker.tar", "sample-multi.oci.tar", "peers/a-docker-2layer.crane-tarball.tar", "peers/a-docker-2layer.docker20.tar",
+		"peers/a-docker-2layer.skopeo.tar", "peers/b-oci-one.skopeo.tar", "peers/c-oci-multi.skopeo.tar", "peers/h-hello-world-docker25.ggcr-fixture.tar"}
+	for _, sample := range samples {
+		t.Run(sample, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "out.tar")
+			if err := os.WriteFile(path, []byte(readFile(t, filepath.Join("..", "testdata", sample))), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			src, err := archive.Open(path, archive.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, img := range src.Images() {
+				names := seededNames(img)
+				if len(names) == 0 {
+					names = []string{"-"}
+				}
+				for _, name := range names {
+					want = append(want, image(name, img.Descriptor))
+				}
+			}
+			src.Close()
+			slices.Sort(want)
+			record(t, path, newWorld(t).content, Options{})
+			if got := slices.Sorted(slices.Values(listed(t, path))); !slices.Equal(got, want) || len(got) == 0 {
+				t.Errorf("images %q, want %q", got, want)
+			}
+		})
+	}
+}
+
 func TestNewNotAnArchive(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "out.tar")
 	if err := os.WriteFile(path, []byte("not an archive"), 0o644); err != nil {
