@@ -14,8 +14,8 @@ type lockList struct {
 	Images map[string]digest.Digest `json:"images"`
 }
 
-// writeLockList writes the names of images to path atomically.
-func writeLockList(path string, images []planned) error {
+// writeLockList writes the names of images to a temporary file beside path, for the caller to commit.
+func writeLockList(path string, images []planned) (*pending.File, error) {
 	l := lockList{Images: map[string]digest.Digest{}}
 	for _, img := range images {
 		if img.name != "" {
@@ -24,18 +24,15 @@ func writeLockList(path string, images []planned) error {
 	}
 	data, err := json.MarshalIndent(l, "", "  ")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	f, err := pending.Create(path)
 	if err != nil {
-		return fmt.Errorf("recording: %w", err)
+		return nil, fmt.Errorf("recording: %w", err)
 	}
 	if _, err := f.Write(append(data, '\n')); err != nil {
 		f.Abort()
-		return fmt.Errorf("recording: writing %s: %w", path, err)
+		return nil, fmt.Errorf("recording: writing %s: %w", path, err)
 	}
-	if err := f.Commit(); err != nil {
-		return fmt.Errorf("recording: %w", err)
-	}
-	return nil
+	return f, nil
 }

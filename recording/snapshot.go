@@ -47,12 +47,21 @@ func (r *Recording) Snapshot(ctx context.Context) (Summary, error) {
 		return Summary{}, err
 	}
 	images, leftOut := r.plan(st, entries, failed)
-	written, sum, err := r.write(ctx, st, images)
+	out, written, sum, err := r.write(ctx, st, images)
 	if err != nil {
 		return Summary{}, err
 	}
-	if err := writeLockList(r.path+".lock.json", written); err != nil {
+	lock, err := writeLockList(r.path+".lock.json", written)
+	if err != nil {
+		out.Abort()
 		return Summary{}, err
+	}
+	if err := out.Commit(); err != nil {
+		lock.Abort()
+		return Summary{}, fmt.Errorf("recording: %w", err)
+	}
+	if err := lock.Commit(); err != nil {
+		return Summary{}, fmt.Errorf("recording: %w", err)
 	}
 	sum.LeftOut += leftOut
 	return sum, nil
@@ -61,12 +70,12 @@ func (r *Recording) Snapshot(ctx context.Context) (Summary, error) {
 // awaitReferrers waits for the referrers looked up so far to be recorded.
 func (r *Recording) awaitReferrers(ctx context.Context) error {
 	r.mu.Lock()
-	var pending []chan struct{}
+	var lookUps []chan struct{}
 	for _, done := range r.referrers {
-		pending = append(pending, done)
+		lookUps = append(lookUps, done)
 	}
 	r.mu.Unlock()
-	for _, done := range pending {
+	for _, done := range lookUps {
 		select {
 		case <-done:
 		case <-ctx.Done():
@@ -234,23 +243,20 @@ func (p planner) tellLeftOut(msg string) {
 	}
 }
 
-// write writes the images to a temporary file beside path and renames it
-// into place. It returns those written: an image is left out, and logged,
-// when Content no longer has a blob of it.
-func (r *Recording) write(ctx context.Context, st *state, images []planned) ([]planned, Summary, error) {
+// write writes the images to a temporary file beside path, for the caller to
+// commit. It returns those written: an image is left out, and logged, when
+// Content no longer has a blob of it.
+func (r *Recording) write(ctx context.Context, st *state, images []planned) (*pending.File, []planned, Summary, error) {
 	f, err := pending.Create(r.path)
 	if err != nil {
-		return nil, Summary{}, fmt.Errorf("recording: %w", err)
+		return nil, nil, Summary{}, fmt.Errorf("recording: %w", err)
 	}
 	written, sum, err := r.writeArchive(ctx, f, st, images)
 	if err != nil {
 		f.Abort()
-		return nil, Summary{}, fmt.Errorf("recording to %s: %w", r.path, err)
+		return nil, nil, Summary{}, fmt.Errorf("recording to %s: %w", r.path, err)
 	}
-	if err := f.Commit(); err != nil {
-		return nil, Summary{}, fmt.Errorf("recording: %w", err)
-	}
-	return written, sum, nil
+	return f, written, sum, nil
 }
 
 // writeArchive writes the images to out as an archive, compressed as path's name says.
