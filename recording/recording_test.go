@@ -302,6 +302,50 @@ func TestSnapshotLeavesOutWhatContentLost(t *testing.T) {
 	}
 }
 
+// TestSnapshotWritesBesideThePath: while a snapshot is being written the
+// path holds the last one whole, the new one growing in a file beside it, so
+// a process killed then leaves the last snapshot as it was.
+func TestSnapshotWritesBesideThePath(t *testing.T) {
+	w := newWorld(t)
+	path := filepath.Join(t.TempDir(), "out.tar")
+	r, err := New(context.Background(), path, w.content, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	w.content.serve(t, r, pull{"1", true})
+	if _, err := r.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := readFile(t, path)
+	w.content.serve(t, r, pull{"multi", false})
+	w.content.serve(t, r, pull{w.amd64.Digest.String(), true})
+	gate := make(chan struct{})
+	w.content.set(func(c *fakeContent) { c.gate = gate })
+	done := make(chan error, 1)
+	go func() {
+		_, err := r.Snapshot(context.Background())
+		done <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for w.content.inFlightNow() == 0 && time.Now().Before(deadline) {
+		runtime.Gosched()
+	}
+	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".out.tar.ocitar-*"))
+	during := readFile(t, path)
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if during != before || len(temps) != 1 {
+		t.Errorf("during the snapshot, %s changed (%v) and %d files were beside it, want it unchanged and one", path, during != before, len(temps))
+	}
+	if got := listed(t, path); len(got) != 2 {
+		t.Errorf("after the snapshot, images %q, want app:1 and app:multi", got)
+	}
+	assertFiles(t, filepath.Dir(path), "out.tar", "out.tar.lock.json")
+}
+
 func TestSnapshotLockList(t *testing.T) {
 	w := newWorld(t)
 	path := filepath.Join(t.TempDir(), "out.tar")
