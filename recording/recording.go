@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"sync"
 
 	"github.com/ocitar/ocitar/archive"
-	"github.com/ocitar/ocitar/internal/hashing"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -93,7 +93,7 @@ func New(ctx context.Context, path string, content Content, opts Options) (*Reco
 // Manifest records a manifest or index served: under name:ref when ref is a tag, name@digest when by digest
 // (a digest that turns out to be a platform manifest of a recorded index is part of that index, not an image).
 func (r *Recording) Manifest(name, ref string, desc ocispec.Descriptor, data []byte) {
-	image, err := imageName(name, ref)
+	image, err := imageName(name, ref, desc.Digest)
 	if err == nil {
 		err = checkManifest(desc, data)
 	}
@@ -101,7 +101,7 @@ func (r *Recording) Manifest(name, ref string, desc ocispec.Descriptor, data []b
 		r.logf("recording: manifest %s of %s not recorded: %v", ref, name, err)
 		return
 	}
-	r.record(name, image, desc, data, r.opts.Referrers)
+	r.record(name, image, desc, slices.Clone(data), r.opts.Referrers)
 }
 
 // Blob records a config or layer served whole and verified.
@@ -192,10 +192,13 @@ func (r *Recording) fetchLocked(repo string, desc ocispec.Descriptor) *fetch {
 	return f
 }
 
-// runFetch reads the blob of f through Content, which keeps it, and records
-// it; a failed fetch is forgotten, for the next snapshot to try again.
+// runFetch reads the blob of f through Content, which keeps it, unless a
+// client fetched it meanwhile, and records it; a failed fetch is forgotten,
+// for the next snapshot to try again.
 func (r *Recording) runFetch(f *fetch) {
-	f.err = drain(r.ctx, r.content, f.repo, f.desc)
+	if !r.recorded(f.desc.Digest) {
+		f.err = drain(r.ctx, r.content, f.repo, f.desc)
+	}
 	r.mu.Lock()
 	delete(r.fetches, f.desc.Digest)
 	if _, ok := r.st.blobs[f.desc.Digest]; !ok && f.err == nil {
@@ -205,18 +208,26 @@ func (r *Recording) runFetch(f *fetch) {
 	close(f.done)
 }
 
-// drain reads blob desc of repo through content whole, checking it.
+func (r *Recording) recorded(d digest.Digest) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.st.blobs[d]
+	return ok
+}
+
+// drain reads blob desc of repo through content whole, so that content
+// keeps it. Content checks what it keeps, and a snapshot checks it again as
+// it writes it, so drain counts the bytes without hashing them.
 func drain(ctx context.Context, content Content, repo string, desc ocispec.Descriptor) error {
 	rc, _, err := content.OpenBlob(ctx, repo, desc.Digest)
 	if err != nil {
 		return err
 	}
-	v, err := hashing.NewVerified(rc, repo+"@"+desc.Digest.String(), desc.Digest, desc.Size)
-	if err != nil {
-		return err
+	defer rc.Close()
+	n, err := io.Copy(io.Discard, rc)
+	if err == nil && n != desc.Size {
+		err = fmt.Errorf("%w: blob %s of %s: %d bytes, %d declared", archive.ErrSizeMismatch, desc.Digest, repo, n, desc.Size)
 	}
-	defer v.Close()
-	_, err = io.Copy(io.Discard, v)
 	return err
 }
 
@@ -278,11 +289,14 @@ func (r *Recording) logf(format string, args ...any) {
 	}
 }
 
-// imageName is the image a manifest of name served as ref is: NAME@DIGEST
-// for a digest, else NAME:TAG.
-func imageName(name, ref string) (string, error) {
+// imageName is the image manifest d of name served as ref is: NAME@DIGEST
+// for a digest, which must be d, else NAME:TAG.
+func imageName(name, ref string, d digest.Digest) (string, error) {
 	image := name + ":" + ref
-	if _, err := digest.Parse(ref); err == nil {
+	if byDigest, err := digest.Parse(ref); err == nil {
+		if byDigest != d {
+			return "", fmt.Errorf("%w: asked for by digest, %s was served", archive.ErrDigestMismatch, d)
+		}
 		image = name + "@" + ref
 	}
 	return image, archive.ValidateRefName(image)

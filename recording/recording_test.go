@@ -318,20 +318,19 @@ func TestSnapshotWritesBesideThePath(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := readFile(t, path)
-	w.content.serve(t, r, pull{"multi", false})
-	w.content.serve(t, r, pull{w.amd64.Digest.String(), true})
 	gate := make(chan struct{})
 	w.content.set(func(c *fakeContent) { c.gate = gate })
+	w.content.serve(t, r, pull{"multi", false})
+	w.content.serve(t, r, pull{w.amd64.Digest.String(), true})
 	done := make(chan error, 1)
 	go func() {
 		_, err := r.Snapshot(context.Background())
 		done <- err
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for w.content.inFlightNow() == 0 && time.Now().Before(deadline) {
-		runtime.Gosched()
+	var temps []string
+	for deadline := time.Now().Add(10 * time.Second); len(temps) == 0 && time.Now().Before(deadline); runtime.Gosched() {
+		temps, _ = filepath.Glob(filepath.Join(filepath.Dir(path), ".out.tar.ocitar-*"))
 	}
-	temps, _ := filepath.Glob(filepath.Join(filepath.Dir(path), ".out.tar.ocitar-*"))
 	during := readFile(t, path)
 	close(gate)
 	if err := <-done; err != nil {
