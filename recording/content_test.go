@@ -131,7 +131,7 @@ type pull struct {
 const repo = "example.com/team/app"
 
 // serve tells r what a client pulling p was served. It may run on a goroutine of its own.
-func (c *fakeContent) serve(t *testing.T, r *Recording, p pull) {
+func (c *fakeContent) serve(t testing.TB, r *Recording, p pull) {
 	t.Helper()
 	data, mediaType, d, err := c.Manifest(context.Background(), repo, p.ref)
 	if err != nil {
