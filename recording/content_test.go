@@ -26,6 +26,7 @@ type fakeContent struct {
 	referrers map[digest.Digest][]ocispec.Descriptor
 	opened    map[digest.Digest]int // OpenBlob calls
 	openErr   error                 // when set, OpenBlob fails with it
+	refErrs   map[string]error      // Manifest of these refs fails so
 	corrupt   bool                  // OpenBlob serves other bytes than asked for
 	gate      chan struct{}         // when set, OpenBlob waits for it to be closed
 	inFlight  int                   // OpenBlob calls waiting at the gate
@@ -48,6 +49,9 @@ func newFakeContent(l *testimage.Layout) *fakeContent {
 func (c *fakeContent) Manifest(ctx context.Context, name, ref string) ([]byte, string, digest.Digest, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if err := c.refErrs[ref]; err != nil {
+		return nil, "", "", fmt.Errorf("manifest %s of %s: %w", ref, name, err)
+	}
 	d, err := digest.Parse(ref)
 	if err != nil {
 		d = c.tags[ref]

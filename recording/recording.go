@@ -277,7 +277,11 @@ func (r *Recording) recordFetched(repo, ref, image string, want digest.Digest) {
 		err = checkManifest(desc, data)
 	}
 	if err != nil {
-		r.logf("recording: %s@%s left out: %v", repo, ref, err)
+		what := image
+		if what == "" {
+			what = repo + "@" + ref + " (a referrer)"
+		}
+		r.logf("recording: %s left out: %v", what, err)
 		return
 	}
 	r.record(repo, image, desc, data, false)

@@ -83,7 +83,7 @@ func image(name string, d ocispec.Descriptor) string {
 }
 
 func TestRecordingSnapshot(t *testing.T) {
-	w := newWorld(t)
+	w := newWorld(t) // the digests rows name; each row runs on a world of its own
 	tests := []struct {
 		name      string
 		referrers bool
@@ -91,32 +91,47 @@ func TestRecordingSnapshot(t *testing.T) {
 		want      func(w world) []string
 		leftOut   int
 		logs      func(w world) []string // what the log names
+		spoil     func(w world)          // what goes wrong in the row's world
 	}{
 		{"tag pull", false, []pull{{"1", true}},
-			func(w world) []string { return []string{image(repo+":1", w.app)} }, 0, nil},
+			func(w world) []string { return []string{image(repo+":1", w.app)} }, 0, nil, nil},
 		{"digest pull", false, []pull{{w.app.Digest.String(), true}},
-			func(w world) []string { return []string{image(repo+"@"+w.app.Digest.String(), w.app)} }, 0, nil},
+			func(w world) []string { return []string{image(repo+"@"+w.app.Digest.String(), w.app)} }, 0, nil, nil},
 		{"two names of one digest", false, []pull{{"1", true}, {"latest", false}},
-			func(w world) []string { return []string{image(repo+":1", w.app), image(repo+":latest", w.app)} }, 0, nil},
+			func(w world) []string { return []string{image(repo+":1", w.app), image(repo+":latest", w.app)} }, 0, nil, nil},
 		{"index with one of two platforms", false, []pull{{"multi", false}, {w.amd64.Digest.String(), true}},
-			func(w world) []string { return []string{image(repo+":multi", w.index)} }, 0, nil},
+			func(w world) []string { return []string{image(repo+":multi", w.index)} }, 0, nil, nil},
 		{"index with no platform pulled", false, []pull{{"multi", false}},
 			func(w world) []string { return nil }, 1,
-			func(w world) []string { return []string{repo + ":multi", "none of its platforms"} }},
+			func(w world) []string { return []string{repo + ":multi", "none of its platforms"} }, nil},
 		{"blobs never served are fetched", false, []pull{{"1", false}},
-			func(w world) []string { return []string{image(repo+":1", w.app)} }, 0, nil},
+			func(w world) []string { return []string{image(repo+":1", w.app)} }, 0, nil, nil},
 		{"blob unavailable leaves the image out", false, []pull{{"1", true}, {"broken", false}},
 			func(w world) []string { return []string{image(repo+":1", w.app)} }, 1,
-			func(w world) []string { return []string{repo + ":broken", w.brokenLayer.String()} }},
+			func(w world) []string { return []string{repo + ":broken", w.brokenLayer.String()} }, nil},
 		{"referrers and the cosign tag", true, []pull{{"1", true}},
 			func(w world) []string {
 				return []string{image(repo+":1", w.app), image(repo+":"+w.cosignTag, w.cosign), image("-", w.referrer)}
-			}, 0, nil},
+			}, 0, nil, nil},
 		{"referrers off", false, []pull{{"1", true}},
-			func(w world) []string { return []string{image(repo+":1", w.app)} }, 0, nil},
+			func(w world) []string { return []string{image(repo+":1", w.app)} }, 0, nil, nil},
+		{"cosign tag unavailable", true, []pull{{"1", true}},
+			func(w world) []string { return []string{image(repo+":1", w.app), image("-", w.referrer)} }, 0,
+			func(w world) []string { return []string{repo + ":" + w.cosignTag, "i/o timeout"} },
+			func(w world) { w.content.refErrs = map[string]error{w.cosignTag: os.ErrDeadlineExceeded} }},
+		{"referrer unavailable", true, []pull{{"1", true}},
+			func(w world) []string {
+				return []string{image(repo+":1", w.app), image(repo+":"+w.cosignTag, w.cosign)}
+			}, 0,
+			func(w world) []string { return []string{w.referrer.Digest.String(), "a referrer", "not exist"} },
+			func(w world) { delete(w.content.blobs, w.referrer.Digest) }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			w := newWorld(t)
+			if tt.spoil != nil {
+				tt.spoil(w)
+			}
 			path := filepath.Join(t.TempDir(), "out.tar")
 			var log logLines
 			sum := record(t, path, w.content, Options{Referrers: tt.referrers, Log: log.add}, tt.pulls...)

@@ -110,17 +110,21 @@ func (r *Recording) fetchMissing(ctx context.Context, st *state, entries []entry
 	for _, e := range entries {
 		p.walk(e.repo, e.digest, 0) // what cannot be walked, plan leaves out
 	}
-	failed := map[digest.Digest]error{}
 	for _, f := range fetches {
 		select {
 		case <-f.done:
 		case <-ctx.Done():
 			return nil, fmt.Errorf("recording to %s: fetching blobs: %w", r.path, ctx.Err())
 		}
+	}
+	failed := map[digest.Digest]error{}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, f := range fetches {
 		if f.err != nil {
 			failed[f.desc.Digest] = f.err
 		} else {
-			st.blobs[f.desc.Digest] = blob{repo: f.repo, size: f.desc.Size}
+			st.blobs[f.desc.Digest] = r.st.blobs[f.desc.Digest] // as runFetch or a client recorded it
 		}
 	}
 	return failed, nil
