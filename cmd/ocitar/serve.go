@@ -127,7 +127,7 @@ type server struct {
 	changes changes
 
 	work     context.Context // the upstreams' fetches and the recording's, which outlive SIGTERM's grace
-	recorder *serveRecording       // nil without --record
+	recorder *serveRecording // nil without --record
 }
 
 func runServe(g *globalOptions, o *serveOptions, args []string, stderr io.Writer) error {
