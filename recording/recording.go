@@ -11,6 +11,7 @@ import (
 	"sync"
 
 	"github.com/ocitar/ocitar/archive"
+	"github.com/ocitar/ocitar/internal/pending"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -82,11 +83,16 @@ func New(ctx context.Context, path string, content Content, opts Options) (*Reco
 		limit: make(chan struct{}, backgroundLimit), st: newState(),
 		fetches: map[digest.Digest]*fetch{}, referrers: map[digest.Digest]chan struct{}{},
 	}
-	seed, err := openSeed(path, r.st)
+	left, err := pending.RemoveLeftovers(path)
 	if err != nil {
+		return nil, fmt.Errorf("removing what a snapshot cut short left beside %s: %w", path, err)
+	}
+	for _, name := range left {
+		r.logf("recording: removed %s, left by a snapshot cut short", name)
+	}
+	if r.seed, err = openSeed(path, r.st); err != nil {
 		return nil, err
 	}
-	r.seed = seed
 	return r, nil
 }
 

@@ -478,3 +478,25 @@ func assertFiles(t *testing.T, dir string, names ...string) {
 		t.Errorf("%s holds %q, want %q", dir, got, names)
 	}
 }
+
+// TestNewRemovesLeftovers: the temporary file of a snapshot a kill cut short
+// is removed by the next recording to the path, and only that one.
+func TestNewRemovesLeftovers(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.tar")
+	for _, name := range []string{".out.tar.ocitar-123", "other.tar", ".other.tar.ocitar-9"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("cut short"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var logs []string
+	r, err := New(context.Background(), path, newWorld(t).content, Options{Log: func(line string) { logs = append(logs, line) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	assertFiles(t, dir, ".other.tar.ocitar-9", "other.tar")
+	if len(logs) != 1 || !strings.Contains(logs[0], ".out.tar.ocitar-123") {
+		t.Errorf("logged %q, want one line naming the file removed", logs)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // File is a new file written beside its final path and renamed onto it
@@ -49,6 +50,26 @@ func Create(path string) (*File, error) {
 		return nil, fmt.Errorf("creating %s: %w", path, err)
 	}
 	return &File{File: f, path: path}, nil
+}
+
+// RemoveLeftovers removes the Files of path that a crash left, and returns
+// their names.
+func RemoveLeftovers(path string) ([]string, error) {
+	names, err := filepath.Glob(filepath.Join(filepath.Dir(path), "."+globEscape(filepath.Base(path))+Mark+"*"))
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		if err := os.Remove(name); err != nil && !os.IsNotExist(err) {
+			return nil, err
+		}
+	}
+	return names, nil
+}
+
+// globEscape quotes the characters filepath.Match gives a meaning.
+func globEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, "*", `\*`, "?", `\?`, "[", `\[`).Replace(s)
 }
 
 // Commit flushes the file to disk and renames it to its final path.
