@@ -23,4 +23,12 @@
 // is held back, so a blob that fails its digest is never sent complete.
 // Nothing a request names is joined into a path: names and digests are only
 // looked up in the archives' indexes.
+//
+// Pull-through: with Options.Upstream, what the archives lack (a repository,
+// a tag, a digest, a blob, referrers) is asked of the upstream that Route
+// names for the repository and ?ns=; when it names none, nothing is
+// contacted. Options.Pulled hears each manifest answered and each blob sent
+// whole, under the name the client asked for, and Handler.Manifest, OpenBlob
+// and Referrers read the same content in process, without a request: a
+// recording (package recording) is built from both.
 package registry
