@@ -107,7 +107,7 @@ Examples:
 	f.StringVar(&o.htpasswd, "htpasswd", "", "require Basic authentication by a user of `FILE` (bcrypt entries, htpasswd -B)")
 	f.BoolVar(&o.quiet, "quiet", false, "log no request, and no progress of a first pass over a compressed archive")
 	f.BoolVar(&o.verify, "verify", false, "hash every blob before serving, rather than each on its first request")
-	o.remote.addFlags(f, "", "an https:// archive or upstream")
+	o.remote.addFlags(f, "", "the upstreams and remote archives")
 	o.upstream.addFlags(f)
 	o.record.addFlags(f)
 	return cmd

@@ -19,7 +19,7 @@ type recordOptions struct {
 }
 
 func (r *recordOptions) addFlags(f *pflag.FlagSet) {
-	f.StringVar(&r.path, "record", "", "write every image served, under the name it was asked by, to the archive `OUT` (.tar, .tar.gz or .tar.zst; an existing OUT is added to), with OUT.lock.json beside it: on SIGHUP as a snapshot, and on SIGINT or SIGTERM")
+	f.StringVar(&r.path, "record", "", "write every image served, under the name it was asked by, to the archive `OUT` (.tar, .tar.gz or .tar.zst; an existing OUT is added to), and the lock list OUT.lock.json beside it (bundle.tar.lock.json for bundle.tar): on SIGHUP as a snapshot, and on SIGINT or SIGTERM")
 	f.BoolVar(&r.referrers, "record-referrers", true, "record the referrers and the cosign tags (sha256-HEX.sig, .att, .sbom) of each manifest pulled too")
 }
 
