@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -215,7 +216,7 @@ func (e endpointOptions) systemContext(g *globalOptions, tlsVerifySet bool) (*ty
 	if e.creds != "" {
 		user, password, _ := strings.Cut(e.creds, ":")
 		if user == "" {
-			return nil, fmt.Errorf("invalid credentials %q: the user name is empty", e.creds)
+			return nil, errors.New("invalid credentials: the user name is empty (USER[:PASSWORD])")
 		}
 		sys.DockerAuthConfig = &types.DockerAuthConfig{Username: user, Password: password}
 	}

@@ -103,3 +103,20 @@ func TestBadInputFailsCleanly(t *testing.T) {
 		})
 	}
 }
+
+// TestBadCredentialsNotEchoed: a malformed credentials flag fails with one
+// line that does not repeat the password.
+func TestBadCredentialsNotEchoed(t *testing.T) {
+	const secret = "s3cret-pa55"
+	tests := [][]string{
+		{"copy", "--src-creds", ":" + secret, "docker://127.0.0.1:1/a:1", "dir:" + t.TempDir()},
+		{"serve", "--upstream", "http://127.0.0.1:1", "--upstream-creds", secret},
+		{"serve", "--upstream", "http://127.0.0.1:1", "--upstream-creds", "example.com=" + secret},
+	}
+	for _, args := range tests {
+		status, _, stderr := ocitar(t, args...)
+		if status != 1 || strings.Count(stderr, "\n") != 1 || strings.Contains(stderr, secret) {
+			t.Errorf("%q: exit %d, stderr %q; want one line without the password", args[:3], status, stderr)
+		}
+	}
+}
