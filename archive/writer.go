@@ -350,7 +350,7 @@ func (w *Writer) loadable(desc ocispec.Descriptor) (ocispec.Manifest, bool, erro
 }
 
 // loadableManifest is manifest desc when the archive holds it, its image
-// config and every layer.
+// config and every layer, and each layer is a filesystem layer.
 func (w *Writer) loadableManifest(desc ocispec.Descriptor) (ocispec.Manifest, bool, error) {
 	data, ok := w.manifests[desc.Digest]
 	if !ok || !IsManifest(desc.MediaType) {
@@ -360,10 +360,16 @@ func (w *Writer) loadableManifest(desc ocispec.Descriptor) (ocispec.Manifest, bo
 	if err := decodeJSON(data, "manifest "+desc.Digest.String(), &m); err != nil {
 		return ocispec.Manifest{}, false, err
 	}
-	if m.Config.MediaType != ocispec.MediaTypeImageConfig && m.Config.MediaType != mediaTypeDockerConfig {
+	if m.Config.MediaType != ocispec.MediaTypeImageConfig && m.Config.MediaType != mediaTypeDockerConfig || slices.ContainsFunc(m.Layers, isNotTarLayer) {
 		return ocispec.Manifest{}, false, nil
 	}
 	return m, w.hasAll(append(slices.Clone(m.Layers), m.Config)), nil
+}
+
+// isNotTarLayer reports whether l is no filesystem layer docker can apply:
+// a cosign signature's JSON, an attestation, any artifact's blob.
+func isNotTarLayer(l ocispec.Descriptor) bool {
+	return !strings.HasPrefix(l.MediaType, "application/vnd.oci.image.layer.") && !strings.HasPrefix(l.MediaType, "application/vnd.docker.image.rootfs.")
 }
 
 func (w *Writer) hasAll(descs []ocispec.Descriptor) bool {

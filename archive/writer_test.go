@@ -848,3 +848,51 @@ func TestWriterCopyBlobRefusesCorruptContent(t *testing.T) {
 		})
 	}
 }
+
+// TestWriterDockerManifestLeavesOutArtifacts: docker's manifest.json lists
+// only images whose layers are filesystem layers, not a cosign signature
+// (an image config and a JSON layer), which docker load would apply as a tar.
+func TestWriterDockerManifestLeavesOutArtifacts(t *testing.T) {
+	tests := []struct {
+		name      string
+		layerType string
+		listed    bool
+	}{
+		{"oci layer", ocispec.MediaTypeImageLayerGzip, true},
+		{"docker layer", "application/vnd.docker.image.rootfs.diff.tar.gzip", true},
+		{"cosign signature", "application/vnd.dev.cosign.simplesigning.v1+json", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := writeArchive(t, toFile, WriterOptions{}, func(w *Writer) {
+				put := func(mediaType string, data []byte) ocispec.Descriptor {
+					putBlob(t, w, declareAll, data)
+					return ocispec.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}
+				}
+				config := put(ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux"}`))
+				layer := put(tt.layerType, []byte(`{"critical":{}}`))
+				data, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: config, Layers: []ocispec.Descriptor{layer}})
+				desc, err := w.PutManifest(data, ocispec.MediaTypeImageManifest)
+				if err != nil {
+					t.Fatal(err)
+				}
+				desc.Annotations = NameAnnotations("example.com/a:sha256-00.sig")
+				if err := w.AddImage(desc, []string{"example.com/a:sha256-00.sig"}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var items []dockerSaveItem
+			if data, ok := tarFile(readTar(t, got), dockerManifestFile); ok {
+				if err := json.Unmarshal(data, &items); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if listed := len(items) == 1; listed != tt.listed {
+				t.Errorf("manifest.json items %+v; want the image listed: %v", items, tt.listed)
+			}
+		})
+	}
+}
