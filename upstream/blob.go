@@ -2,9 +2,11 @@ package upstream
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
+	"github.com/ocitar/ocitar/internal/errkind"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -13,7 +15,8 @@ import (
 // a client that leaves does not break it for the others and the blob is
 // stored whole; it ends with the process, or on the upstream's error. size is
 // the blob's; open reads it from start on as it arrives, its last byte only
-// once the blob matched d.
+// once the blob matched d. Its errors name the blob's URL, as a mismatch
+// found in the cache would not.
 func (r *Repository) Blob(ctx context.Context, d digest.Digest) (size int64, open func(ctx context.Context, start int64) (io.ReadCloser, error), err error) {
 	if err := d.Validate(); err != nil {
 		return 0, nil, fmt.Errorf("upstream %s: blob %q: %w", r.Name(), d, err)
@@ -21,15 +24,16 @@ func (r *Repository) Blob(ctx context.Context, d digest.Digest) (size int64, ope
 	filling, err := r.set.cache.Fill(context.WithoutCancel(ctx), d, func(ctx context.Context) (io.ReadCloser, int64, error) {
 		return r.fetchBlob(ctx, d)
 	})
+	name := "GET " + redact(r.client.url(r.path, "blobs/"+d.String(), nil))
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, blobFailed(name, err)
 	}
 	size = filling.Size()
 	open = func(ctx context.Context, start int64) (io.ReadCloser, error) {
 		if start < 0 || start > size {
 			return nil, fmt.Errorf("upstream %s: blob %s: start %d outside its %d bytes", r.Name(), d, start, size)
 		}
-		return filling.NewReader(ctx, start), nil
+		return blobReader{filling.NewReader(ctx, start), name}, nil
 	}
 	return size, open, nil
 }
@@ -42,4 +46,27 @@ func (r *Repository) fetchBlob(ctx context.Context, d digest.Digest) (io.ReadClo
 		return nil, 0, err
 	}
 	return namedBody{resp.Body, requestName(resp.Request)}, resp.ContentLength, nil
+}
+
+// blobFailed names the upstream's URL in err when the blob it sent is not
+// the one asked for, which the cache found.
+func blobFailed(name string, err error) error {
+	if errors.Is(err, errkind.ErrDigestMismatch) || errors.Is(err, errkind.ErrSizeMismatch) {
+		return unavailable(name, err)
+	}
+	return err
+}
+
+// blobReader reads a blob through the cache, its errors passed to blobFailed.
+type blobReader struct {
+	io.ReadCloser
+	name string
+}
+
+func (b blobReader) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = blobFailed(b.name, err)
+	}
+	return n, err
 }
