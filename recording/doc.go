@@ -14,7 +14,8 @@
 // index as it was served, listing all its platforms, with those of its
 // platform manifests that were recorded whole, the others absent as in an
 // archive of some platforms. A manifest recorded by tag is the image
-// NAME:TAG, one recorded by digest the image NAME@DIGEST unless it is a member
+// NAME:TAG, one recorded by digest the image NAME@DIGEST unless a tag of NAME
+// names it too (a client resolved the tag) or it is a member
 // of a recorded index; referrers are images without a name. What cannot be
 // had whole is left out and logged, never written in part. The archive goes
 // to a temporary file beside its path, synced and renamed into place, and the

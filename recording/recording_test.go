@@ -97,6 +97,8 @@ func TestRecordingSnapshot(t *testing.T) {
 			func(w world) []string { return []string{image(repo+":1", w.app)} }, 0, nil, nil},
 		{"digest pull", false, []pull{{w.app.Digest.String(), true}},
 			func(w world) []string { return []string{image(repo+"@"+w.app.Digest.String(), w.app)} }, 0, nil, nil},
+		{"tag resolved, then pulled by digest", false, []pull{{"1", false}, {w.app.Digest.String(), true}},
+			func(w world) []string { return []string{image(repo+":1", w.app)} }, 0, nil, nil},
 		{"two names of one digest", false, []pull{{"1", true}, {"latest", false}},
 			func(w world) []string { return []string{image(repo+":1", w.app), image(repo+":latest", w.app)} }, 0, nil, nil},
 		{"index with one of two platforms", false, []pull{{"multi", false}, {w.amd64.Digest.String(), true}},

@@ -72,13 +72,15 @@ func (e entry) String() string {
 
 // entries are the images to write: those named, by name, then those without
 // a name, by digest. An image named by digest alone that an index lists is
-// part of that index, not an image of its own.
+// part of that index, not an image of its own, and one that a tag of its
+// repository names (a client resolved the tag, then asked by digest) is that
+// tag's image.
 func (s *state) entries() []entry {
-	members := s.indexMembers()
+	members, tagged := s.indexMembers(), s.tagged()
 	var list []entry
 	for _, name := range slices.Sorted(maps.Keys(s.images)) {
 		img := s.images[name]
-		if strings.Contains(name, "@") && members[img.digest] {
+		if strings.Contains(name, "@") && (members[img.digest] || tagged[name]) {
 			continue
 		}
 		list = append(list, entry{name, img})
@@ -89,6 +91,17 @@ func (s *state) entries() []entry {
 		}
 	}
 	return list
+}
+
+// tagged are the names NAME@DIGEST of the images named NAME:TAG.
+func (s *state) tagged() map[string]bool {
+	names := map[string]bool{}
+	for name, img := range s.images {
+		if colon := strings.LastIndexByte(name, ':'); !strings.Contains(name, "@") && colon > strings.LastIndexByte(name, '/') {
+			names[name[:colon]+"@"+img.digest.String()] = true
+		}
+	}
+	return names
 }
 
 // indexMembers are the digests the indexes of the images list.
