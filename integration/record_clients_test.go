@@ -32,10 +32,10 @@ var recordPulls = []struct {
 	{"podman", recordPullPodman},
 }
 
-// recordPullEvery pulls from m with each client, in parallel subtests of a
-// subtest that returns once all of them are done.
-func recordPullEvery(t *testing.T, u *recordUpstream, m recordMirror) {
-	t.Run("pull", func(t *testing.T) {
+// recordPullEvery pulls from m with each client, in parallel subtests of
+// the subtest name, which returns once all of them are done.
+func recordPullEvery(t *testing.T, name string, u *recordUpstream, m recordMirror) {
+	t.Run(name, func(t *testing.T) {
 		for _, c := range recordPulls {
 			t.Run(c.name, func(t *testing.T) {
 				t.Parallel()

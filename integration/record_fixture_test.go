@@ -191,7 +191,7 @@ func TestRecordUpstream(t *testing.T) {
 	u := recordUpstreamStart(t, "")
 	body, _ := u.get(t, "/v2/team/multi/manifests/"+strings.Replace(u.multi, ":", "-", 1), ocispec.MediaTypeImageIndex)
 	recordAssertReferrers(t, "the referrers tag of team/multi", body, u.referrer)
-	recordPullEvery(t, u, recordMirror{host: u.host, prefix: u.host})
+	recordPullEvery(t, "direct", u, recordMirror{host: u.host, prefix: u.host})
 }
 
 // recordAssertReferrers fails t unless body is an index listing exactly the
