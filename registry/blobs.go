@@ -9,6 +9,7 @@ import (
 
 	"github.com/ocitar/ocitar/archive"
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // smallBlob is the size up to which an unchecked blob is hashed before the
@@ -16,26 +17,18 @@ import (
 const smallBlob = 1 << 20
 
 // blob answers a blob by digest, whole or one range of it, read from its place
-// in the archive. Until it is hashed good, the last byte of the blob is held back until
-// its hash, started by the first request, is known: a blob that fails its
-// digest is never sent complete.
-func (q *request) blob(repo *repository, ref string) {
+// in the archive or from the upstream as it arrives. Until a blob is known to
+// match its digest, its last byte is held back: one that fails is never sent complete.
+func (q *request) blob(t target, ref string) {
 	d, err := digest.Parse(ref)
 	if err != nil {
 		writeError(q.w, errDigestInvalid, "invalid digest")
 		return
 	}
-	src, content, ok := findBlob(repo, d)
-	if !ok {
-		writeError(q.w, errBlobUnknown, "blob unknown to registry")
-		return
-	}
-	checked, bad := src.integrity.known(d)
-	if !checked && content.size <= smallBlob {
-		checked, bad = true, src.integrity.check(q.r.Context(), d)
-	}
-	if bad != nil {
-		writeError(q.w, errUnknown, "the blob fails its digest in its archive")
+	b, err := q.lookup.blob(q.r.Context(), t, d)
+	if err != nil {
+		q.logUpstream(err)
+		writeErr(q.w, err)
 		return
 	}
 	h := q.w.Header()
@@ -47,9 +40,9 @@ func (q *request) blob(repo *repository, ref string) {
 		q.w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	rng, err := requestedRange(q.r, d, content.size)
+	rng, err := requestedRange(q.r, d, b.size)
 	if err != nil {
-		h.Set("Content-Range", fmt.Sprintf("bytes */%d", content.size))
+		h.Set("Content-Range", fmt.Sprintf("bytes */%d", b.size))
 		writeError(q.w, errRangeInvalid, err.Error())
 		return
 	}
@@ -57,27 +50,33 @@ func (q *request) blob(repo *repository, ref string) {
 	status := http.StatusOK
 	if rng.partial {
 		status = http.StatusPartialContent
-		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.start, rng.start+rng.length-1, content.size))
+		h.Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", rng.start, rng.start+rng.length-1, b.size))
 	}
 	q.w.WriteHeader(status)
 	if q.r.Method == http.MethodHead || rng.length == 0 {
 		return
 	}
-	q.sendBlob(src, d, content, rng, !checked)
+	q.sendBlob(d, b, rng)
+	if rng.length == b.size {
+		q.pulled(Pull{Name: t.name, Reference: ref, Descriptor: ocispec.Descriptor{Digest: d, Size: b.size}})
+	}
 }
 
-// sendBlob sends the range of a blob. With holdBack, its last byte waits for
-// the blob's hash, and the response is cut if the blob is bad.
-func (q *request) sendBlob(src *source, d digest.Digest, content blobContent, rng byteRange, holdBack bool) {
-	rc, err := content.open(rng.start)
+// sendBlob sends the range of a blob. When it is not checked yet, its last
+// byte waits for the blob's hash, and the response is cut if the blob is bad.
+func (q *request) sendBlob(d digest.Digest, b foundBlob, rng byteRange) {
+	rc, err := b.open(rng.start)
 	if err != nil {
-		q.log(fmt.Sprintf("%s: blob %s: %v", src.Reader.Name(), d, src.failed(err)))
+		q.blobFailed(d, b, err)
+		if b.src != nil {
+			q.log(fmt.Sprintf("%s: blob %s: %v", b.src.Reader.Name(), d, err))
+		}
 		panic(http.ErrAbortHandler)
 	}
 	defer rc.Close()
-	body := failingReader{rc, src}
+	body := failingReader{rc, func(err error) { q.blobFailed(d, b, err) }}
 	n := rng.length
-	holdBack = holdBack && rng.start+n == content.size
+	holdBack := !b.checked && rng.start+n == b.size
 	if holdBack {
 		n--
 	}
@@ -87,11 +86,23 @@ func (q *request) sendBlob(src *source, d digest.Digest, content blobContent, rn
 	if !holdBack {
 		return
 	}
-	if err := src.integrity.check(q.r.Context(), d); err != nil {
+	if err := b.src.integrity.check(q.r.Context(), d); err != nil {
 		panic(http.ErrAbortHandler)
 	}
 	if _, err := io.Copy(q.w, io.LimitReader(body, 1)); err != nil {
 		panic(http.ErrAbortHandler)
+	}
+}
+
+// blobFailed reports a failed read of blob d: of an archive to
+// Options.ReadFailed, of an upstream to the log (a client that goes away is
+// no failure).
+func (q *request) blobFailed(d digest.Digest, b foundBlob, err error) {
+	switch {
+	case b.src != nil:
+		b.src.failed(err)
+	case q.r.Context().Err() == nil:
+		q.log(fmt.Sprintf("blob %s: %v", d, err))
 	}
 }
 
@@ -102,8 +113,11 @@ type blobContent struct {
 	open func(start int64) (io.ReadCloser, error)
 }
 
-// findBlob looks d up in the archives of repo.
+// findBlob looks d up in the archives of repo, nil for none.
 func findBlob(repo *repository, d digest.Digest) (*source, blobContent, bool) {
+	if repo == nil {
+		return nil, blobContent{}, false
+	}
 	for _, src := range repo.sources {
 		if c, ok := src.content(d); ok {
 			return src, c, true

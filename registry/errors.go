@@ -26,6 +26,7 @@ var (
 	errURITooLong        = errorCode{"UNSUPPORTED", http.StatusRequestURITooLong}
 	errUnauthorized      = errorCode{"UNAUTHORIZED", http.StatusUnauthorized}
 	errUnknown           = errorCode{"UNKNOWN", http.StatusInternalServerError}
+	errBadGateway        = errorCode{"UNKNOWN", http.StatusBadGateway}
 )
 
 type errorBody struct {

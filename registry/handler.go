@@ -35,6 +35,11 @@ type Options struct {
 	// that goes away is no failure): ocitar serve reopens a remote archive
 	// whose object changed. It must not block.
 	ReadFailed func(r *archive.Reader, err error)
+	// Upstream, when set, serves what the archives lack: pull-through.
+	Upstream Upstream
+	// Pulled, when set, is called with each manifest answered and each blob
+	// sent whole, from the archives or the upstream. It must not block.
+	Pulled func(Pull)
 }
 
 // Handler serves archives read-only over the OCI Distribution API v2.
@@ -191,7 +196,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s := h.acquire()
 	defer s.users.Done()
-	req := &request{w: w, r: r, served: s, log: h.opts.Log}
+	req := &request{w: w, r: r, lookup: lookup{s, &h.opts}, log: h.opts.Log}
 	req.route(strings.TrimPrefix(strings.TrimPrefix(r.URL.EscapedPath(), "/v2"), "/"))
 }
 

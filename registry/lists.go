@@ -12,10 +12,14 @@ import (
 )
 
 // tags answers the sorted tags of repo, a page at a time with n and last.
-func (q *request) tags(name string, repo *repository) {
-	tags := make([]string, 0, len(repo.tags))
-	for t := range repo.tags {
-		tags = append(tags, t)
+func (q *request) tags(name string, t target) {
+	if t.repo == nil {
+		writeError(q.w, errNameUnknown, "the tags of an upstream's repository are not listed")
+		return
+	}
+	tags := make([]string, 0, len(t.repo.tags))
+	for tag := range t.repo.tags {
+		tags = append(tags, tag)
 	}
 	sort.Strings(tags)
 	page, ok := q.paginate(tags)
@@ -30,7 +34,7 @@ func (q *request) tags(name string, repo *repository) {
 
 // catalog answers the sorted repository names, a page at a time with n and last.
 func (q *request) catalog() {
-	page, ok := q.paginate(q.served.catalog.names)
+	page, ok := q.paginate(q.lookup.served.catalog.names)
 	if !ok {
 		return
 	}
@@ -73,23 +77,20 @@ func (q *request) paginate(items []string) ([]string, bool) {
 	return page, true
 }
 
-// referrers answers the OCI 1.1 referrers of the manifest d: the manifests of
-// the repository's archives whose subject is d, filtered by artifactType.
-func (q *request) referrers(repo *repository, ref string) {
+// referrers answers the OCI 1.1 referrers of the manifest d: the manifests
+// whose subject is d, filtered by artifactType.
+func (q *request) referrers(t target, ref string) {
 	d, err := digest.Parse(ref)
 	if err != nil {
 		writeError(q.w, errDigestInvalid, "invalid digest")
 		return
 	}
-	params := q.r.URL.Query()
-	filter := params.Get("artifactType")
-	found := []ocispec.Descriptor{}
-	for _, src := range repo.sources {
-		for _, desc := range src.referrers[d] {
-			if (filter == "" || desc.ArtifactType == filter) && !slices.ContainsFunc(found, func(f ocispec.Descriptor) bool { return f.Digest == desc.Digest }) {
-				found = append(found, desc)
-			}
-		}
+	filter := q.r.URL.Query().Get("artifactType")
+	found, err := q.lookup.referrers(q.r.Context(), t, d, filter)
+	if err != nil {
+		q.logUpstream(err)
+		writeErr(q.w, err)
+		return
 	}
 	if filter != "" {
 		q.w.Header().Set("OCI-Filters-Applied", "artifactType")

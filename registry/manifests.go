@@ -1,77 +1,52 @@
 package registry
 
 import (
-	"fmt"
+	"context"
 	"mime"
 	"net/http"
 	"strconv"
 	"strings"
 
 	digest "github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // manifest answers a manifest or index by tag or digest, as stored.
-func (q *request) manifest(repo *repository, ref string) {
-	src, d, ok := q.findManifest(repo, ref)
-	if !ok {
-		return
-	}
-	data, _, err := src.Reader.Manifest(d)
+func (q *request) manifest(t target, ref string) {
+	m, err := q.lookup.manifest(q.r.Context(), t, ref, q.r.Header.Values("Accept"))
 	if err != nil {
-		src.failed(err)
-		src.integrity.check(q.r.Context(), d) // logs a corrupt manifest once
-		writeError(q.w, errUnknown, "the manifest cannot be read from its archive")
-		return
-	}
-	mediaType := src.manifests[d]
-	if !accepts(q.r.Header.Values("Accept"), mediaType) {
-		writeError(q.w, errManifestUnknown, fmt.Sprintf("the manifest is a %s, which the Accept header does not list", mediaType))
+		q.logUpstream(err)
+		writeErr(q.w, err)
 		return
 	}
 	h := q.w.Header()
-	h.Set("Content-Type", mediaType)
-	h.Set("Docker-Content-Digest", d.String())
-	h.Set("ETag", etag(d))
-	if etagMatches(q.r.Header.Get("If-None-Match"), d) {
+	h.Set("Content-Type", m.mediaType)
+	h.Set("Docker-Content-Digest", m.digest.String())
+	h.Set("ETag", etag(m.digest))
+	q.pulled(Pull{Name: t.name, Reference: ref, Descriptor: ocispec.Descriptor{MediaType: m.mediaType, Digest: m.digest, Size: int64(len(m.data))}, Manifest: m.data})
+	if etagMatches(q.r.Header.Get("If-None-Match"), m.digest) {
 		q.w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	h.Set("Content-Length", strconv.Itoa(len(data)))
+	h.Set("Content-Length", strconv.Itoa(len(m.data)))
 	q.w.WriteHeader(http.StatusOK)
-	q.w.Write(data)
+	q.w.Write(m.data)
 }
 
-// findManifest finds the manifest ref names in repo: a tag, or a digest of a
-// manifest of the repository's archives. It answers the error itself.
-func (q *request) findManifest(repo *repository, ref string) (*source, digest.Digest, bool) {
-	if !strings.Contains(ref, ":") {
-		if !tagPattern.MatchString(ref) {
-			writeError(q.w, errTagInvalid, "invalid tag")
-			return nil, "", false
-		}
-		t, ok := repo.tags[ref]
-		if !ok {
-			writeError(q.w, errManifestUnknown, "manifest unknown")
-		}
-		return t.src, t.digest, ok
-	}
-	d, err := digest.Parse(ref)
+// manifest reads the manifest d of the archive. A manifest that cannot be
+// read is logged once.
+func (s *source) manifest(ctx context.Context, d digest.Digest) (foundManifest, error) {
+	data, _, err := s.Reader.Manifest(d)
 	if err != nil {
-		writeError(q.w, errDigestInvalid, "invalid digest")
-		return nil, "", false
+		s.failed(err)
+		s.integrity.check(ctx, d)
+		return foundManifest{}, newAPIError(errUnknown, "the manifest cannot be read from its archive")
 	}
-	for _, src := range repo.sources {
-		if _, ok := src.manifests[d]; ok {
-			return src, d, true
-		}
-	}
-	writeError(q.w, errManifestUnknown, "manifest unknown")
-	return nil, "", false
+	return foundManifest{data, s.manifests[d], d}, nil
 }
 
 // accepts reports whether the Accept headers admit mediaType: no header, the
-// type itself, or */*. A registry never converts a manifest, so a client
-// that excludes its type gets MANIFEST_UNKNOWN, as distribution answers.
+// type itself, or */*.
 func accepts(headers []string, mediaType string) bool {
 	if len(headers) == 0 {
 		return true

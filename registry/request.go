@@ -2,7 +2,7 @@ package registry
 
 import (
 	"encoding/json"
-	"fmt"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,7 +13,7 @@ import (
 type request struct {
 	w      http.ResponseWriter
 	r      *http.Request
-	served *served
+	lookup lookup
 	log    func(string)
 }
 
@@ -31,7 +31,7 @@ func (q *request) route(path string) {
 	}
 	if name, ok := strings.CutSuffix(path, "/tags/list"); ok {
 		name = unescape(name)
-		q.withRepository(name, func(repo *repository) { q.tags(name, repo) })
+		q.withTarget(name, func(t target) { q.tags(name, t) })
 		return
 	}
 	head, ref, ok1 := cutLast(path)
@@ -43,11 +43,11 @@ func (q *request) route(path string) {
 	}
 	switch kind {
 	case "manifests":
-		q.withRepository(name, func(repo *repository) { q.manifest(repo, ref) })
+		q.withTarget(name, func(t target) { q.manifest(t, ref) })
 	case "blobs":
-		q.withRepository(name, func(repo *repository) { q.blob(repo, ref) })
+		q.withTarget(name, func(t target) { q.blob(t, ref) })
 	case "referrers":
-		q.withRepository(name, func(repo *repository) { q.referrers(repo, ref) })
+		q.withTarget(name, func(t target) { q.referrers(t, ref) })
 	default:
 		writeError(q.w, errNotFound, "not an endpoint of the distribution API")
 	}
@@ -71,31 +71,29 @@ func unescape(segment string) string {
 	return segment
 }
 
-// withRepository calls serve with the repository name names, or answers why there is none.
-func (q *request) withRepository(name string, serve func(*repository)) {
-	if !ValidRepository(name) {
-		writeError(q.w, errNameInvalid, "invalid repository name")
+// withTarget calls serve with the repository name names, or answers why there is none.
+func (q *request) withTarget(name string, serve func(target)) {
+	t, err := q.lookup.target(name, q.r.URL.Query().Get("ns"))
+	if err != nil {
+		writeErr(q.w, err)
 		return
 	}
-	repo, ambiguous := q.served.catalog.resolve(name, q.r.URL.Query().Get("ns"))
-	if ambiguous != nil {
-		q.log(fmt.Sprintf("repository %s is ambiguous: it is %s; ask for REGISTRY/PATH, or with ?ns=REGISTRY", name, describeKeys(ambiguous)))
-		writeError(q.w, errNameUnknown, "repository name is ambiguous: images of several registries have it")
-		return
-	}
-	if repo == nil {
-		writeError(q.w, errNameUnknown, "repository name not known to registry")
-		return
-	}
-	serve(repo)
+	serve(t)
 }
 
-func describeKeys(keys []repoKey) string {
-	parts := make([]string, len(keys))
-	for i, k := range keys {
-		parts[i] = k.path + " of " + firstNonEmpty(k.registry, "a tag-only archive")
+// pulled passes p to Options.Pulled.
+func (q *request) pulled(p Pull) {
+	if q.lookup.opts.Pulled != nil {
+		q.lookup.opts.Pulled(p)
 	}
-	return strings.Join(parts, " and ")
+}
+
+// logUpstream logs err when it is an upstream's failure.
+func (q *request) logUpstream(err error) {
+	var e *apiError
+	if errors.As(err, &e) && e.code == errBadGateway {
+		q.log(e.message)
+	}
 }
 
 // writeJSON answers 200 with v encoded.

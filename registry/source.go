@@ -133,16 +133,16 @@ func (s *source) failed(err error) error {
 	return err
 }
 
-// failingReader is a reader of an archive whose errors go to failed.
+// failingReader is a reader whose errors, EOF aside, go to failed.
 type failingReader struct {
 	io.Reader
-	src *source
+	failed func(error)
 }
 
 func (f failingReader) Read(p []byte) (int, error) {
 	n, err := f.Reader.Read(p)
 	if err != nil && err != io.EOF {
-		f.src.failed(err)
+		f.failed(err)
 	}
 	return n, err
 }
