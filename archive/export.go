@@ -129,9 +129,9 @@ func (e exporter) export(d ocispec.Descriptor, depth int) (ocispec.Descriptor, b
 	switch {
 	case !e.r.holds(d):
 		return d, false, nil
-	case isIndex(d.MediaType):
+	case IsIndex(d.MediaType):
 		return e.exportIndex(d, depth)
-	case isManifest(d.MediaType):
+	case IsManifest(d.MediaType):
 		return e.exportManifest(d)
 	case len(e.platforms) == 0:
 		return d, true, e.w.copyBlob(e.r, d)

@@ -169,7 +169,7 @@ func TestExportListsOnlyWhatItHolds(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := out.Images()[0].Descriptor
-			if isIndex(got.MediaType) {
+			if IsIndex(got.MediaType) {
 				var index ocispec.Index
 				if err := out.readJSON(got, &index); err != nil {
 					t.Fatal(err)

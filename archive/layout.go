@@ -171,9 +171,9 @@ func (r *Reader) walk(d ocispec.Descriptor, t *tree, required bool) error {
 	}
 	var err error
 	switch {
-	case isIndex(d.MediaType):
+	case IsIndex(d.MediaType):
 		err = r.walkIndex(d, t)
-	case isManifest(d.MediaType):
+	case IsManifest(d.MediaType):
 		err = r.walkManifest(d, t)
 	} // anything else is an artifact or a type this reader does not know: listed, not followed
 	t.add(d)

@@ -32,7 +32,7 @@ func (r *Reader) Resolve(sel Selector, platform *ocispec.Platform) (Resolved, er
 	if err != nil {
 		return Resolved{}, fmt.Errorf("%s: image %s: %w", r.name, img, err)
 	}
-	single := isManifest(img.Descriptor.MediaType) && !pinned
+	single := IsManifest(img.Descriptor.MediaType) && !pinned
 	for _, pm := range found {
 		if single || PlatformMatches(want, pm.platform) {
 			return r.resolved(img, pm)
@@ -66,7 +66,7 @@ func (r *Reader) collectManifests(d ocispec.Descriptor, depth int, c *manifestCo
 	switch {
 	case !r.holds(d) || c.indexes[d.Digest]:
 		return nil
-	case isIndex(d.MediaType):
+	case IsIndex(d.MediaType):
 		c.indexes[d.Digest] = true
 		if depth >= maxIndexDepth {
 			return fmt.Errorf("%w: indexes nested deeper than %d", ErrInvalidMetadata, maxIndexDepth)
@@ -80,7 +80,7 @@ func (r *Reader) collectManifests(d ocispec.Descriptor, depth int, c *manifestCo
 				return err
 			}
 		}
-	case isManifest(d.MediaType):
+	case IsManifest(d.MediaType):
 		var m ocispec.Manifest
 		if err := r.readJSON(d, &m); err != nil {
 			return err
@@ -130,17 +130,19 @@ func (r *Reader) readJSON(d ocispec.Descriptor, v any) error {
 		return err
 	}
 	kind := "manifest"
-	if isIndex(d.MediaType) {
+	if IsIndex(d.MediaType) {
 		kind = "index"
 	}
 	return decodeJSON(data, kind+" "+d.Digest.String(), v)
 }
 
-func isIndex(mediaType string) bool {
+// IsIndex reports whether mediaType is an OCI index or a Docker manifest list.
+func IsIndex(mediaType string) bool {
 	return mediaType == ocispec.MediaTypeImageIndex || mediaType == mediaTypeDockerManifestList
 }
 
-func isManifest(mediaType string) bool {
+// IsManifest reports whether mediaType is an OCI image manifest or a Docker schema2 manifest.
+func IsManifest(mediaType string) bool {
 	return mediaType == ocispec.MediaTypeImageManifest || mediaType == mediaTypeDockerManifest
 }
 

@@ -287,28 +287,22 @@ func (w *Writer) metadata() ([]metadataFile, error) {
 }
 
 // dockerManifest describes every image docker can load: a single manifest
-// with an image config and every layer in the archive.
+// with an image config and every layer in the archive, or an index of which
+// the archive holds one such manifest alone (an archive of one platform).
 func (w *Writer) dockerManifest() ([]dockerSaveItem, map[string]map[string]string, error) {
 	var items []dockerSaveItem
 	repos := map[string]map[string]string{}
 	for _, img := range w.images {
-		data, ok := w.manifests[img.desc.Digest]
-		if !ok || (img.desc.MediaType != ocispec.MediaTypeImageManifest && img.desc.MediaType != mediaTypeDockerManifest) {
-			continue
-		}
-		var m ocispec.Manifest
-		if err := decodeJSON(data, "manifest "+img.desc.Digest.String(), &m); err != nil {
+		m, ok, err := w.loadable(img.desc)
+		if err != nil {
 			return nil, nil, err
 		}
-		if m.Config.MediaType != ocispec.MediaTypeImageConfig && m.Config.MediaType != mediaTypeDockerConfig {
+		if !ok {
 			continue
 		}
 		item := dockerSaveItem{Config: blobPath(m.Config.Digest), RepoTags: img.repoTags}
 		for _, l := range m.Layers {
 			item.Layers = append(item.Layers, blobPath(l.Digest))
-		}
-		if !w.hasAll(append(slices.Clone(m.Layers), m.Config)) {
-			continue
 		}
 		items = append(items, item)
 		for _, tag := range img.repoTags {
@@ -322,6 +316,54 @@ func (w *Writer) dockerManifest() ([]dockerSaveItem, map[string]map[string]strin
 		}
 	}
 	return items, repos, nil
+}
+
+// loadable is the manifest docker loads for desc: desc itself, or the one
+// member of index desc the archive holds loadable; ok is false when there is
+// none, or several.
+func (w *Writer) loadable(desc ocispec.Descriptor) (ocispec.Manifest, bool, error) {
+	if !IsIndex(desc.MediaType) {
+		return w.loadableManifest(desc)
+	}
+	data, ok := w.manifests[desc.Digest]
+	if !ok {
+		return ocispec.Manifest{}, false, nil
+	}
+	var index ocispec.Index
+	if err := decodeJSON(data, "index "+desc.Digest.String(), &index); err != nil {
+		return ocispec.Manifest{}, false, err
+	}
+	var found []ocispec.Manifest
+	for _, child := range index.Manifests {
+		m, ok, err := w.loadableManifest(child)
+		if err != nil {
+			return ocispec.Manifest{}, false, err
+		}
+		if ok {
+			found = append(found, m)
+		}
+	}
+	if len(found) != 1 {
+		return ocispec.Manifest{}, false, nil
+	}
+	return found[0], true, nil
+}
+
+// loadableManifest is manifest desc when the archive holds it, its image
+// config and every layer.
+func (w *Writer) loadableManifest(desc ocispec.Descriptor) (ocispec.Manifest, bool, error) {
+	data, ok := w.manifests[desc.Digest]
+	if !ok || !IsManifest(desc.MediaType) {
+		return ocispec.Manifest{}, false, nil
+	}
+	var m ocispec.Manifest
+	if err := decodeJSON(data, "manifest "+desc.Digest.String(), &m); err != nil {
+		return ocispec.Manifest{}, false, err
+	}
+	if m.Config.MediaType != ocispec.MediaTypeImageConfig && m.Config.MediaType != mediaTypeDockerConfig {
+		return ocispec.Manifest{}, false, nil
+	}
+	return m, w.hasAll(append(slices.Clone(m.Layers), m.Config)), nil
 }
 
 func (w *Writer) hasAll(descs []ocispec.Descriptor) bool {

@@ -711,6 +711,104 @@ func TestWriterCopyImageTagsNamedImages(t *testing.T) {
 	}
 }
 
+// TestWriterDockerManifestOfIndex: an index of which the archive holds one
+// platform whole is listed in manifest.json as that platform, under the
+// index's names, so docker before 25 loads it; with both platforms, or none
+// whole, docker's manifest.json lists nothing, as it could not tell which.
+func TestWriterDockerManifestOfIndex(t *testing.T) {
+	tests := []struct {
+		name      string
+		platforms []string // of amd64 and arm64, those written whole
+		want      int      // items of manifest.json
+	}{
+		{"one platform", []string{"amd64"}, 1},
+		{"both platforms", []string{"amd64", "arm64"}, 0},
+		{"no platform", nil, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &testimage.Layout{}
+			manifests := map[string]ocispec.Descriptor{"amd64": b.Image("amd64", "amd64 layer"), "arm64": b.Image("arm64", "arm64 layer")}
+			b.Index(manifests["amd64"], manifests["arm64"])
+			src, err := Open(writeFile(t, "src.tar", b.Tar(t)), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer src.Close()
+			idx := ocispec.Index{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageIndex, Manifests: []ocispec.Descriptor{manifests["amd64"], manifests["arm64"]}}
+			indexData, _ := json.Marshal(idx)
+			got, err := writeArchive(t, toFile, WriterOptions{}, func(w *Writer) {
+				for _, p := range tt.platforms {
+					for _, blob := range layoutBlobs(t, src, manifests[p]) {
+						if _, err := w.CopyBlob(src, blob); err != nil {
+							t.Fatal(err)
+						}
+					}
+					data, mediaType, err := src.Manifest(manifests[p].Digest)
+					if err != nil {
+						t.Fatal(err)
+					}
+					if _, err := w.PutManifest(data, mediaType); err != nil {
+						t.Fatal(err)
+					}
+				}
+				desc, err := w.PutManifest(indexData, ocispec.MediaTypeImageIndex)
+				if err != nil {
+					t.Fatal(err)
+				}
+				desc.Annotations = NameAnnotations("example.com/multi:1")
+				if err := w.AddImage(desc, []string{"example.com/multi:1"}); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var items []dockerSaveItem
+			if data, ok := tarFile(readTar(t, got), dockerManifestFile); ok {
+				if err := json.Unmarshal(data, &items); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if len(items) != tt.want {
+				t.Fatalf("manifest.json items %+v, want %d", items, tt.want)
+			}
+			if tt.want == 1 && !slices.Equal(items[0].RepoTags, []string{"example.com/multi:1"}) {
+				t.Errorf("manifest.json RepoTags %q, want the index's name", items[0].RepoTags)
+			}
+			if len(tt.platforms) == 0 {
+				return
+			}
+			r, err := Open(writeFile(t, "out.tar", got), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			if images := r.Images(); len(images) != 1 || images[0].Descriptor.Digest != digest.FromBytes(indexData) {
+				t.Errorf("images %v, want the index alone", images)
+			}
+		})
+	}
+}
+
+// layoutBlobs are the config and layers of manifest m of r.
+func layoutBlobs(t *testing.T, r *Reader, m ocispec.Descriptor) []digest.Digest {
+	t.Helper()
+	data, _, err := r.Manifest(m.Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var manifest ocispec.Manifest
+	if err := json.Unmarshal(data, &manifest); err != nil {
+		t.Fatal(err)
+	}
+	blobs := []digest.Digest{manifest.Config.Digest}
+	for _, l := range manifest.Layers {
+		blobs = append(blobs, l.Digest)
+	}
+	return blobs
+}
+
 // TestWriterCopyBlobRefusesCorruptContent: a blob whose stored bytes are not
 // its digest (other content of the same size, or cut short) is not written,
 // and the error names the source archive. CopyBlob relies on OpenBlob's

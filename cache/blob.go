@@ -115,12 +115,11 @@ func (c *Cache) syncBlob(d digest.Digest) error {
 }
 
 // put writes r into the cache, synced to disk before it is linked in place
-// when sync is set. A blob the cache holds already is kept, unless its size
-// differs from the content just written (a short file a crash left).
+// when sync is set.
 func (c *Cache) put(r io.Reader, want digest.Digest, sync bool) (got digest.Digest, size int64, added bool, err error) {
-	p, err := pending.Create(filepath.Join(c.dir, tmpDir, "blob"))
+	p, err := c.createTemp()
 	if err != nil {
-		return "", 0, false, fmt.Errorf("cache %s: %w", c.dir, err)
+		return "", 0, false, err
 	}
 	defer p.Abort()
 	// A blob to sync starts its write-back as it goes (pending.File), so
@@ -130,18 +129,35 @@ func (c *Cache) put(r io.Reader, want digest.Digest, sync bool) (got digest.Dige
 	if !sync {
 		dst = p.File
 	}
-	got, size, err = c.write(dst, r, want)
+	return c.store(p, dst, r, want, -1, sync)
+}
+
+// createTemp creates the temporary file a blob is written to.
+func (c *Cache) createTemp() (*pending.File, error) {
+	p, err := pending.Create(filepath.Join(c.dir, tmpDir, "blob"))
+	if err != nil {
+		return nil, fmt.Errorf("cache %s: %w", c.dir, err)
+	}
+	return p, nil
+}
+
+// store copies r to p through dst, checks it is want (unless "") of size
+// bytes (unless -1), and links p in place as the blob. A blob the cache holds
+// already is kept, unless its size differs from the content just written (a
+// short file a crash left). The caller aborts p.
+func (c *Cache) store(p *pending.File, dst io.Writer, r io.Reader, want digest.Digest, size int64, sync bool) (got digest.Digest, n int64, added bool, err error) {
+	got, n, err = c.write(dst, r, want, size)
 	if err != nil {
 		return "", 0, false, fmt.Errorf("cache %s: putting a blob: %w", c.dir, err)
 	}
-	if held, ok := c.held(got); ok && held == size {
-		return got, size, false, nil
+	if held, ok := c.held(got); ok && held == n {
+		return got, n, false, nil
 	} else if ok {
 		if err := c.Remove(got); err != nil {
 			return "", 0, false, err
 		}
 	}
-	if err := c.evict(size, ""); err != nil {
+	if err := c.evict(n, ""); err != nil {
 		return "", 0, false, fmt.Errorf("cache %s: blob %s: %w", c.dir, got, err)
 	}
 	if sync {
@@ -153,7 +169,7 @@ func (c *Cache) put(r io.Reader, want digest.Digest, sync bool) (got digest.Dige
 	if err != nil {
 		return "", 0, false, fmt.Errorf("cache %s: blob %s: %w", c.dir, got, err)
 	}
-	return got, size, added, nil
+	return got, n, added, nil
 }
 
 // held returns the size of the blob d and marks it as used, when the cache holds it.
@@ -171,12 +187,12 @@ func (c *Cache) held(d digest.Digest) (int64, bool) {
 const copyChunk = 1 << 20
 
 // write copies r to dst, at most the cache's bound, and checks its digest is
-// want unless want is "".
-func (c *Cache) write(dst io.Writer, r io.Reader, want digest.Digest) (digest.Digest, int64, error) {
+// want unless want is "", and its size is size unless size is -1.
+func (c *Cache) write(dst io.Writer, r io.Reader, want digest.Digest, size int64) (digest.Digest, int64, error) {
 	h := hashing.NewReader(r, digest.SHA256)
 	var src io.Reader = h
-	if c.max >= 0 {
-		src = io.LimitReader(h, c.max+1)
+	if limit := readLimit(c.max, size); limit >= 0 {
+		src = io.LimitReader(h, limit+1)
 	}
 	// The struct hides ReadFrom, so that dst's own Write is called (pending.File's starts write-back).
 	n, err := io.CopyBuffer(struct{ io.Writer }{dst}, src, make([]byte, copyChunk))
@@ -187,11 +203,21 @@ func (c *Cache) write(dst io.Writer, r io.Reader, want digest.Digest) (digest.Di
 		return "", 0, fmt.Errorf("%w: the blob is larger than the cache's bound of %d bytes (--cache-max)", errkind.ErrTooLarge, c.max)
 	}
 	if want != "" {
-		if err := h.Verify(want, n); err != nil {
+		if err := h.Verify(want, size); err != nil {
 			return "", 0, err
 		}
 	}
 	return h.Digest(), n, nil
+}
+
+// readLimit is how many bytes write reads before it knows a blob is too
+// large (the bound max) or longer than its size: the smaller of those that are
+// not -1.
+func readLimit(max, size int64) int64 {
+	if max < 0 || size >= 0 && size < max {
+		return size
+	}
+	return max
 }
 
 // link links p as the blob d, unless another writer did first.

@@ -6,7 +6,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 // DefaultMax is the bound of a cache opened with max 0: 10 GiB.
@@ -38,6 +41,10 @@ const staleAfter = time.Hour
 type Cache struct {
 	dir string
 	max int64 // bytes; negative for no bound
+
+	fillsMu sync.Mutex
+	fills   map[digest.Digest]*fillCall // the Fills under way, by digest
+	checked sync.Map                    // digest -> os.FileInfo of the file that a Fill found to match it
 }
 
 // DefaultDir is ocitar in the user's cache directory ($XDG_CACHE_HOME/ocitar

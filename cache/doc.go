@@ -25,6 +25,17 @@
 // cache above its bound by what they write, until the next write evicts. A
 // file removed while open stays readable through the open *os.File.
 //
+// Fill is Put of a blob fetched from elsewhere, such as an upstream
+// registry, that readers follow as it arrives. There is one fetch of a digest
+// at a time: the Fills of one process join the one under way, and those of
+// another process sharing the directory wait for it under the flock of the
+// key fill-HEX, then find the blob stored. The fetch writes DIR/tmp/, which
+// every reader reads back with ReadAt, waking on each write; a reader gets a
+// blob's last byte only once the whole blob matched its digest, so a bad blob
+// is never read whole. A blob the cache held when Fill was called is read
+// from its file, and checked once per Fill before its last byte; one that
+// fails is removed, so the next Fill fetches it again.
+//
 // Lock gives a key to one holder at a time, so that one index is built once
 // while the others wait for it: on Unix systems an flock of DIR/locks/KEY,
 // released when its holder exits, which keeps processes apart as well as

@@ -32,6 +32,8 @@ const (
 
 type serveOptions struct {
 	remote   endpointOptions
+	upstream upstreamOptions
+	record   recordOptions
 	addr     string
 	tlsCert  string
 	tlsKey   string
@@ -43,7 +45,7 @@ type serveOptions struct {
 func newServeCommand(g *globalOptions) *cobra.Command {
 	o := &serveOptions{}
 	cmd := &cobra.Command{
-		Use:   "serve [flags] [REPO=]PATH...",
+		Use:   "serve [flags] [REPO=]PATH... | serve --upstream [REGISTRY=]URL [--record OUT] [[REPO=]PATH...]",
 		Short: "Serve image tars read-only as a registry (OCI Distribution API v2)",
 		Long: `Serve the images of archives and OCI layout directories read-only over the
 OCI Distribution API v2, in place: docker, podman, containerd, skopeo, crane
@@ -70,10 +72,30 @@ when a read finds the change (the reads under way fail), or when a client
 asks for what the archives lack (serve then asks the server, at most once a
 second).
 
-Example:
+Pull-through and recording: with --upstream, what the archives lack is
+fetched from an upstream registry, once however many clients ask, and
+streamed to the client as it arrives and is checked. Only the upstreams
+given are contacted: one named REGISTRY serves requests with ?ns=REGISTRY
+(containerd's hosts.toml mirrors) and names REGISTRY/PATH; one without a
+name serves the other names (docker's registry-mirrors, a registries.conf
+mirror). --record OUT writes everything served to OUT under the name it
+was asked by, with each index whole and the platforms pulled, and, unless
+--record-referrers=false, the referrers and cosign tags of each manifest:
+the bundle of what a real run pulled. OUT is written whole or not at all,
+as a snapshot on SIGHUP and when serve stops; a kill leaves the last
+snapshot. OUT.lock.json beside it (OUT's name with .lock.json added) lists
+name -> digest. Credentials for the upstreams come from --upstream-creds,
+--authfile, or the files skopeo reads (auth.json, docker's config.json).
+
+Examples:
   ocitar serve --addr 127.0.0.1:5000 images.tar
-  docker pull 127.0.0.1:5000/example.com/app:1`,
-		Args: cobra.MinimumNArgs(1),
+  docker pull 127.0.0.1:5000/example.com/app:1
+
+  ocitar serve --addr 127.0.0.1:5000 --upstream docker.io=https://registry-1.docker.io --record pulled.tar
+  # containerd: /etc/containerd/certs.d/docker.io/hosts.toml
+  #   [host."http://127.0.0.1:5000"]
+  #     capabilities = ["pull", "resolve"]`,
+		Args: func(cmd *cobra.Command, args []string) error { return o.serveArgs(args) },
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runServe(g, o, args, cmd.ErrOrStderr())
 		},
@@ -85,7 +107,9 @@ Example:
 	f.StringVar(&o.htpasswd, "htpasswd", "", "require Basic authentication by a user of `FILE` (bcrypt entries, htpasswd -B)")
 	f.BoolVar(&o.quiet, "quiet", false, "log no request, and no progress of a first pass over a compressed archive")
 	f.BoolVar(&o.verify, "verify", false, "hash every blob before serving, rather than each on its first request")
-	o.remote.addFlags(f, "", "an https:// archive")
+	o.remote.addFlags(f, "", "an https:// archive or upstream")
+	o.upstream.addFlags(f)
+	o.record.addFlags(f)
 	return cmd
 }
 
@@ -101,6 +125,9 @@ type server struct {
 	mu      sync.Mutex // held while sources change
 	sources []archiveSource
 	changes changes
+
+	work     context.Context // the upstreams' fetches and the recording's, which outlive SIGTERM's grace
+	recorder *serveRecording // nil without --record
 }
 
 func runServe(g *globalOptions, o *serveOptions, args []string, stderr io.Writer) error {
@@ -110,7 +137,9 @@ func runServe(g *globalOptions, o *serveOptions, args []string, stderr io.Writer
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	s := &server{g: g, o: o, log: log.New(escapedLog{stderr}, "ocitar serve: ", 0)}
+	work, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	s := &server{g: g, o: o, log: log.New(escapedLog{stderr}, "ocitar serve: ", 0), work: work}
 	if err := s.configure(args); err != nil {
 		return err
 	}
@@ -165,6 +194,9 @@ func (s *server) start(ctx context.Context) error {
 		}
 		opts.Users = users
 	}
+	if err := s.pullThrough(&opts); err != nil {
+		return err
+	}
 	opened, archives, err := s.openAll(ctx, nil)
 	if err != nil {
 		return err
@@ -172,6 +204,12 @@ func (s *server) start(ctx context.Context) error {
 	s.sources = opened
 	if s.handler, err = registry.New(archives, opts); err != nil {
 		return err
+	}
+	if s.o.record.path != "" {
+		if s.recorder, err = s.o.record.openRecorder(s.work, s.handler, s.log); err != nil {
+			s.handler.Close()
+			return err
+		}
 	}
 	if s.o.verify {
 		s.verify(ctx)
@@ -215,11 +253,17 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 			return fmt.Errorf("serve: %w", err)
 		case <-hup:
 			s.reload(ctx)
+			if s.recorder != nil {
+				s.recorder.snapshot(s.work)
+			}
 		case <-ctx.Done():
 			grace, cancel := context.WithTimeout(context.Background(), shutdownGrace)
 			defer cancel()
 			if err := s.http.Shutdown(grace); err != nil {
 				s.http.Close()
+			}
+			if s.recorder != nil {
+				s.recorder.finish(s.work)
 			}
 			return nil
 		}

@@ -292,7 +292,10 @@ func TestServeBadArguments(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{}, "requires at least 1 arg"},
+		{[]string{}, "give an archive to serve, or --upstream"},
+		{[]string{"--upstream", "ftp://127.0.0.1:1"}, "--upstream ftp://127.0.0.1:1"},
+		{[]string{"--upstream", "http://127.0.0.1:1", "--upstream-creds", "secret-without-colon"}, "--upstream-creds entry 1 is not"},
+		{[]string{"--upstream", "http://127.0.0.1:1", "--record", notTar}, notTar},
 		{[]string{"--tls-cert", path, path}, "--tls-cert and --tls-key go together"},
 		{[]string{"--tls-cert", path, "--tls-key", path, path}, "loading --tls-cert"},
 		{[]string{"--htpasswd", filepath.Join(dir, "missing"), path}, "--htpasswd"},
