@@ -73,6 +73,9 @@ func (tt recordFault) run(t *testing.T, u *recordUpstream) {
 	} else if status != tt.status || code != tt.code {
 		t.Errorf("GET /v2/%s: %d %s, want %d %s\n%s", tt.probe, status, code, tt.status, tt.code, body)
 	}
+	if status == http.StatusBadGateway && !strings.Contains(string(body), args[1]) {
+		t.Errorf("GET /v2/%s: 502 %s, which does not name the upstream %s", tt.probe, body, args[1])
+	}
 	cmd := command(t, []string{"HOME=" + t.TempDir()}, crane, "pull", "--insecure", s.host+"/team/app:1", filepath.Join(t.TempDir(), "app.tar"))
 	if msg, err := cmd.CombinedOutput(); (err == nil) != tt.pulls {
 		t.Errorf("crane pull: %v, want success %v\n%s", err, tt.pulls, msg)
@@ -82,8 +85,8 @@ func (tt recordFault) run(t *testing.T, u *recordUpstream) {
 		t.Errorf("the upstream got requests it should not have:\n%s", untouched.requestLog())
 	}
 	recordAssertNames(t, out, tt.recorded)
-	log := string(readFile(t, s.log))
-	remoteAssertNoSecrets(t, "ocitar serve's log", log, recordSecrets())
+	remoteAssertNoSecrets(t, "ocitar serve's log", string(readFile(t, s.log)), recordSecrets())
+	remoteAssertNoSecrets(t, "ocitar serve's answer", fmt.Sprintf("%d %s", status, body), recordSecrets())
 }
 
 // recordProbe is a GET of url: its status, the code of its first error if

@@ -40,6 +40,7 @@ type recordUpstream struct {
 	amd64      serveImage // its platform images, by manifest digest
 	arm64      serveImage
 	appBlobs   []string // the config and layers of app's manifest
+	hubBlobs   []string // and of hub's
 	referrer   string   // the digest of an artifact manifest whose subject is multi
 	signature  string   // the digest of the manifest tagged signatureTag in team/app
 	sigTag     string   // sha256-HEX.sig of app's manifest
@@ -69,7 +70,7 @@ func (u *recordUpstream) push(t *testing.T) {
 		run(t, ocitar, append(args, "oci-tar:"+testdata(p.file), u.ref(p.repo))...)
 	}
 	u.app, u.appBlobs = u.image(t, "team/app", "1")
-	u.hub, _ = u.image(t, "library/sample", "1")
+	u.hub, u.hubBlobs = u.image(t, "library/sample", "1")
 	u.multi = u.index(t, "team/multi", "1")
 	u.referrer = u.artifact(t, "team/multi@"+u.multi, "--by-digest", "--artifact-type", recordReferrerType, "--config-type", ocispec.MediaTypeEmptyJSON, "--subject", u.host+"/team/multi@"+u.multi)
 	u.sigTag = strings.Replace(u.app.manifest, ":", "-", 1) + ".sig"

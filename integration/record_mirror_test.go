@@ -8,9 +8,11 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -147,28 +149,38 @@ func (u *recordUpstream) stop(t *testing.T) {
 // TestRecordOneFetchPerBlob pulls one image with 8 crane clients at once
 // through ocitar serve --record, whose upstream is a counting proxy in front
 // of docker-registry: the proxy passed exactly one GET of each blob, also
-// after the final snapshot, and every client got the upstream's config.
+// after the final snapshot, and every client got the upstream's config. The
+// proxy holds the blobs' answers until every client has its manifest, so
+// that the clients ask for each blob while its first fetch is under way.
 func TestRecordOneFetchPerBlob(t *testing.T) {
+	const clients = 8
 	u := recordUpstreamStart(t, "")
-	counter := remoteCountStart(t, "http://"+u.host)
-	out := filepath.Join(t.TempDir(), "out.tar")
-	s := serveStart(t, t.TempDir(), "--upstream", counter.url, "--record", out)
-	t.Run("pull", func(t *testing.T) {
-		for i := range 8 {
-			t.Run(fmt.Sprint(i), func(t *testing.T) {
-				t.Parallel()
-				recordCranePull(t, s.host+"/team/app:1", u.app)
-			})
+	var manifests atomic.Int32
+	pulled := make(chan struct{})
+	counter := remoteTamperStart(t, "http://"+u.host, func(resp *http.Response) {
+		switch path := resp.Request.URL.Path; {
+		case resp.Request.Method == http.MethodGet && strings.HasSuffix(path, "/manifests/1"):
+			if manifests.Add(1) == clients {
+				close(pulled)
+			}
+		case strings.Contains(path, "/blobs/"):
+			select {
+			case <-pulled:
+			case <-time.After(recordWait): // a client failed before its manifest: it says why
+			}
 		}
 	})
+	out := filepath.Join(t.TempDir(), "out.tar")
+	s := serveStart(t, t.TempDir(), "--upstream", counter.url, "--record", out)
+	recordCranePulls(t, clients, s.host+"/library/sample:1", u.hub)
 	s.stop(t)
-	for _, d := range u.appBlobs {
-		if n := counter.gets("/v2/team/app/blobs/" + d); n != 1 {
+	for _, d := range u.hubBlobs {
+		if n := counter.gets("/v2/library/sample/blobs/" + d); n != 1 {
 			t.Errorf("the upstream got %d GETs of blob %s, want 1\n%s", n, d, counter.requestLog())
 		}
 	}
-	if !recordListed(ls(t, out), "team/app:1", u.app.manifest) {
-		t.Errorf("ocitar ls %s: no image team/app:1 with digest %s: %+v", out, u.app.manifest, ls(t, out))
+	if images := ls(t, out); !recordListed(images, "library/sample:1", u.hub.manifest) {
+		t.Errorf("ocitar ls %s: no image library/sample:1 with digest %s: %+v", out, u.hub.manifest, images)
 	}
 }
 
@@ -189,10 +201,32 @@ func (c *remoteCounter) gets(path string) int {
 // config and DiffIDs.
 func recordCranePull(t *testing.T, ref string, img serveImage) {
 	t.Helper()
-	out := filepath.Join(t.TempDir(), "crane.tar")
-	runEnv(t, []string{"HOME=" + t.TempDir()}, crane, "pull", "--insecure", ref, out)
-	config, diffIDs := storageConfig(t, nil, "oci-tar:"+out)
-	serveAssertImage(t, "crane pull", ref, img, config, diffIDs)
+	recordCranePulls(t, 1, ref, img)
+}
+
+// recordCranePulls is recordCranePull by n crane processes at once (go
+// test's -parallel, GOMAXPROCS by default, would run fewer subtests at once).
+func recordCranePulls(t *testing.T, n int, ref string, img serveImage) {
+	t.Helper()
+	pulls := make([]*exec.Cmd, n)
+	outputs := make([]bytes.Buffer, n)
+	tarballs := make([]string, n)
+	for i := range pulls {
+		tarballs[i] = filepath.Join(t.TempDir(), "crane.tar")
+		pulls[i] = command(t, []string{"HOME=" + t.TempDir()}, crane, "pull", "--insecure", ref, tarballs[i])
+		pulls[i].Stdout, pulls[i].Stderr = &outputs[i], &outputs[i]
+		if err := pulls[i].Start(); err != nil {
+			t.Fatalf("starting crane: %v", err)
+		}
+	}
+	for i, pull := range pulls {
+		if err := pull.Wait(); err != nil {
+			t.Errorf("crane failed: %v\n  command: %s\n  output: %s", err, commandLine(pull), outputs[i].String())
+			continue
+		}
+		config, diffIDs := storageConfig(t, nil, "oci-tar:"+tarballs[i])
+		serveAssertImage(t, "crane pull", ref, img, config, diffIDs)
+	}
 }
 
 // TestRecordKilled: a SIGHUP writes a snapshot; an image pulled after it and
