@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -42,7 +43,7 @@ type recordUpstream struct {
 	appBlobs   []string // the config and layers of app's manifest
 	hubBlobs   []string // and of hub's
 	referrer   string   // the digest of an artifact manifest whose subject is multi
-	signature  string   // the digest of the manifest tagged signatureTag in team/app
+	signature  string   // the digest of the manifest tagged sigTag in team/app
 	sigTag     string   // sha256-HEX.sig of app's manifest
 	regctlHome string   // the HOME of regctl's configuration
 }
@@ -72,9 +73,9 @@ func (u *recordUpstream) push(t *testing.T) {
 	u.app, u.appBlobs = u.image(t, "team/app", "1")
 	u.hub, u.hubBlobs = u.image(t, "library/sample", "1")
 	u.multi = u.index(t, "team/multi", "1")
-	u.referrer = u.artifact(t, "team/multi@"+u.multi, "--by-digest", "--artifact-type", recordReferrerType, "--config-type", ocispec.MediaTypeEmptyJSON, "--subject", u.host+"/team/multi@"+u.multi)
+	u.referrer = u.artifact(t, "team/multi@"+u.multi, "{}", "--by-digest", "--artifact-type", recordReferrerType, "--config-type", ocispec.MediaTypeEmptyJSON, "--subject", u.host+"/team/multi@"+u.multi)
 	u.sigTag = strings.Replace(u.app.manifest, ":", "-", 1) + ".sig"
-	u.artifact(t, "team/app:"+u.sigTag, "--config-type", ocispec.MediaTypeImageConfig, "--file-media-type", recordSignatureType)
+	u.artifact(t, "team/app:"+u.sigTag, recordSignatureConfig, "--config-type", ocispec.MediaTypeImageConfig, "--file-media-type", recordSignatureType)
 	body, _ := u.get(t, "/v2/team/app/manifests/"+u.sigTag, recordManifestTypes...)
 	u.signature = sha256Digest(body)
 }
@@ -130,20 +131,28 @@ func (u *recordUpstream) index(t *testing.T, repo, ref string) string {
 	return sha256Digest(body)
 }
 
-// artifact pushes a small artifact to ref with regctl artifact put and flags
-// (its config is {}, of the --config-type flags give),
-// and returns what regctl printed (the digest, with --by-digest).
-func (u *recordUpstream) artifact(t *testing.T, ref string, flags ...string) string {
+// recordPayload is the one file of the upstream's artifacts.
+const recordPayload = `{"critical":{"image":{}}}`
+
+// recordSignatureConfig is the config of a cosign signature: an image config
+// whose only layer is recordPayload, the simple-signing JSON.
+var recordSignatureConfig = fmt.Sprintf(`{"architecture":"","created":"0001-01-01T00:00:00Z","history":[{"created":"0001-01-01T00:00:00Z"}],`+
+	`"os":"","rootfs":{"type":"layers","diff_ids":[%q]},"config":{}}`, sha256Digest([]byte(recordPayload)))
+
+// artifact pushes an artifact of recordPayload and config to ref with
+// regctl artifact put and flags, and returns what regctl printed (the
+// digest, with --by-digest).
+func (u *recordUpstream) artifact(t *testing.T, ref, config string, flags ...string) string {
 	t.Helper()
 	dir := t.TempDir()
-	config, file := filepath.Join(dir, "config.json"), filepath.Join(dir, "payload.json")
-	for path, data := range map[string]string{config: "{}", file: `{"critical":{"image":{}}}`} {
+	configFile, file := filepath.Join(dir, "config.json"), filepath.Join(dir, "payload.json")
+	for path, data := range map[string]string{configFile: config, file: recordPayload} {
 		if err := os.WriteFile(path, []byte(data), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
 	args := []string{"--host", "reg=" + u.host + ",tls=disabled,user=" + recordUser + ",pass=" + recordPassword,
-		"artifact", "put", "--config-file", config, "--file", file}
+		"artifact", "put", "--config-file", configFile, "--file", file}
 	args = append(append(args, flags...), u.host+"/"+ref)
 	return strings.TrimSpace(string(runEnv(t, []string{"HOME=" + u.regctlHome}, regctl, args...)))
 }

@@ -31,7 +31,8 @@ const recordWait = 30 * time.Second
 // ocitar serve --upstream --record: each gets the upstream's config and
 // DiffIDs. On SIGTERM the recording holds every pulled image,
 // the index whole with both platforms, under the names asked for, and its
-// lock list says so; the blobs kept meanwhile are gone. Then, with the
+// lock list says so, docker load takes it, and the blobs kept meanwhile are
+// gone. Then, with the
 // upstream stopped, ocitar serve of the recording alone serves the same
 // pulls, the referrer of the index and the signature tag of the image, which
 // no client asked for: the recording took them by itself.
@@ -53,6 +54,7 @@ func TestRecordMirrorPull(t *testing.T) {
 		"example.com/team/multi:1": u.multi,
 		"library/sample:1":         u.hub.manifest,
 	})
+	recordAssertDockerLoads(t, u, out)
 
 	u.stop(t)
 	alone := serveStart(t, t.TempDir(), out)
@@ -125,6 +127,16 @@ func recordAssertArchive(t *testing.T, u *recordUpstream, out string, want map[s
 		}
 	}
 	run(t, ocitar, "verify", out)
+}
+
+// recordAssertDockerLoads checks that docker load takes the recording out,
+// signature and all, and loads the pulled images with their configs and DiffIDs.
+func recordAssertDockerLoads(t *testing.T, u *recordUpstream, out string) {
+	t.Helper()
+	d := dockerStartDaemon(t)
+	d.run(t, "load", "-i", out)
+	d.assertImage(t, "example.com/team/app:1", u.app.config, u.app.diffIDs)
+	d.assertImage(t, "sample:1", u.hub.config, u.hub.diffIDs)
 }
 
 // recordListed reports whether images hold name with digest d.
