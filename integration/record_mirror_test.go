@@ -54,12 +54,12 @@ func TestRecordMirrorPull(t *testing.T) {
 		"example.com/team/multi:1": u.multi,
 		"library/sample:1":         u.hub.manifest,
 	})
-	recordAssertDockerLoads(t, u, out)
 
 	u.stop(t)
 	alone := serveStart(t, t.TempDir(), out)
 	recordPullEvery(t, "recorded", u, recordMirrorOf(alone.host))
 	recordAssertExtras(t, u, alone.host)
+	recordAssertDockerLoads(t, u, out)
 }
 
 // recordAssertExtras checks what ocitar serve at host serves beside the
