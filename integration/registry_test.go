@@ -26,6 +26,14 @@ type registryServer struct {
 // 200. The registry is killed when t ends, passed or not.
 func registryStart(t *testing.T) *registryServer {
 	t.Helper()
+	return registryStartConfig(t, "")
+}
+
+// registryStartConfig is registryStart with extra, top-level YAML such as
+// an auth section, added to the registry's configuration; with auth, /v2/
+// answering 401 is ready.
+func registryStartConfig(t *testing.T, extra string) *registryServer {
+	t.Helper()
 	dir := t.TempDir()
 	r := &registryServer{host: freeAddr(t)}
 	config := filepath.Join(dir, "config.yml")
@@ -39,12 +47,16 @@ storage:
     enabled: true
 http:
   addr: %s
-`, filepath.Join(dir, "data"), r.host)
+%s`, filepath.Join(dir, "data"), r.host, extra)
 	if err := os.WriteFile(config, []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r.server = startServer(t, dir, nil, dockerRegistry, "serve", config)
-	r.waitHTTP(t, "http://"+r.host+"/v2/")
+	if extra == "" {
+		r.waitHTTP(t, "http://"+r.host+"/v2/")
+	} else {
+		remoteWaitAnswer(t, r.server, "http://"+r.host+"/v2/", nil)
+	}
 	return r
 }
 

@@ -258,6 +258,13 @@ type remoteCounter struct {
 // remoteCountStart starts a counting proxy to target, closed when t ends.
 func remoteCountStart(t *testing.T, target string) *remoteCounter {
 	t.Helper()
+	return remoteTamperStart(t, target, nil)
+}
+
+// remoteTamperStart is remoteCountStart with tamper, unless nil, changing
+// each answer of target after it was counted (a fault of the server's).
+func remoteTamperStart(t *testing.T, target string, tamper func(*http.Response)) *remoteCounter {
+	t.Helper()
 	u, err := url.Parse(target)
 	if err != nil {
 		t.Fatal(err)
@@ -269,6 +276,9 @@ func remoteCountStart(t *testing.T, target string) *remoteCounter {
 		c.mu.Lock()
 		c.log = append(c.log, resp.Request.Method+" "+resp.Request.URL.Path+" "+resp.Request.Header.Get("Range")+" "+strconv.Itoa(resp.StatusCode))
 		c.mu.Unlock()
+		if tamper != nil {
+			tamper(resp)
+		}
 		resp.Body = &remoteCountingBody{ReadCloser: resp.Body, n: &c.bytes}
 		return nil
 	}

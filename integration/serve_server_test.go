@@ -18,7 +18,8 @@ const serveStopWait = 10 * time.Second
 
 // serveServer is an `ocitar serve` started by a test.
 type serveServer struct {
-	host string // 127.0.0.1:PORT, as it printed
+	host   string // 127.0.0.1:PORT, as it printed
+	killed bool   // by kill: stop has no exit status to check
 	*server
 }
 
@@ -71,6 +72,9 @@ func (s *serveServer) stop(t *testing.T) {
 	if t.Failed() {
 		t.Logf("ocitar serve output:\n%s", strings.TrimSpace(string(readFile(t, s.log))))
 	}
+	if s.killed {
+		return
+	}
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
 		t.Errorf("stopping ocitar serve: %v", err)
 	}
@@ -82,4 +86,14 @@ func (s *serveServer) stop(t *testing.T) {
 	case <-time.After(serveStopWait):
 		t.Errorf("ocitar serve did not exit within %v of SIGTERM", serveStopWait)
 	}
+}
+
+// kill ends ocitar serve by SIGKILL, as a crash would, and waits until it is gone.
+func (s *serveServer) kill(t *testing.T) {
+	t.Helper()
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatalf("killing ocitar serve: %v", err)
+	}
+	<-s.exited
+	s.killed = true
 }
