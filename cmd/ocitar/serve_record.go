@@ -69,6 +69,7 @@ func (r *serveRecording) pulled(p registry.Pull) {
 
 // snapshot writes the recording, and reports whether it did.
 func (r *serveRecording) snapshot(ctx context.Context) bool {
+	r.log.Printf("writing the recording to %s", r.path)
 	sum, err := r.rec.Snapshot(ctx)
 	if err != nil {
 		r.log.Printf("--record: %v; %s is as it was", err, r.path)
