@@ -2,7 +2,8 @@
 // and cp, ocitar serve with docker-registry, compressed archives read in
 // place with the ocitar that spooled them, an archive on nginx served in
 // place with the local file and with downloading it first, and a delta
-// archive written and served with its base beside the full archive, on a
+// archive written and served with its base beside the full archive, and a
+// pull through a recording mirror beside one from docker-registry, on a
 // generated corpus, and writes the Markdown report RESULTS.md:
 //
 //	go run ./bench [-size MiB] [-runs N] [-out FILE] [-work DIR]
@@ -51,7 +52,7 @@ func main() {
 	flag.StringVar(&memSizes, "mem-sizes", "128,1024,4096", "`MiB` of each image of the memory series, comma-separated; the largest also gets compressed rows, for peak RSS")
 	flag.IntVar(&c.runs, "runs", 3, "runs of each command")
 	flag.BoolVar(&c.smoke, "smoke", false, "a tiny corpus, one run: checks that every command works")
-	flag.StringVar(&c.only, "only", "", "measure only the groups whose title contains `TEXT` (skips the Go benchmarks, and the targets but the compressed, remote and delta rows')")
+	flag.StringVar(&c.only, "only", "", "measure only the groups whose title contains `TEXT` (skips the Go benchmarks, and the targets but the compressed, remote, delta and mirror rows')")
 	flag.Parse()
 	if c.smoke {
 		size, scaleSize, memSizes, c.runs, c.benchtime = 16, 16, "8,32", 1, "1x"
@@ -73,6 +74,11 @@ func main() {
 // "delta", which no other group's title does. That group has a corpus of
 // its own, so the shared one is left unprepared.
 func (c config) deltaOnly() bool { return strings.Contains(c.only, "delta") }
+
+// mirrorOnly is whether -only selects the recording mirror group alone: its
+// text holds "mirror", which no other group's title does. That group pulls
+// the main image alone, so the rest of the shared corpus is left unprepared.
+func (c config) mirrorOnly() bool { return strings.Contains(c.only, "mirror") }
 
 func prepareAndMeasureDelta(c config, h host) (deltaResult, error) {
 	co, err := prepareDelta(c)
@@ -169,6 +175,15 @@ func benchmark(c config) error {
 		}
 		delta = &r
 	}
+	var mirrored *mirrorResult
+	if strings.Contains(mirrorTitle, c.only) {
+		logf("measuring %s", mirrorTitle)
+		r, err := measureMirror(c, corpus)
+		if err != nil {
+			return fmt.Errorf("%s: %w", mirrorTitle, err)
+		}
+		mirrored = &r
+	}
 	var goBench string
 	if c.only == "" {
 		logf("running the Go benchmarks of %s", strings.Join(goBenchPackages, " and "))
@@ -176,7 +191,7 @@ func benchmark(c config) error {
 			return err
 		}
 	}
-	report := buildReport(c, corpus, results, served, compressed, remoted, delta, goBench, method, freshFSMethod(h.freshFS))
+	report := buildReport(c, corpus, results, served, compressed, remoted, delta, mirrored, goBench, method, freshFSMethod(h.freshFS))
 	if err := os.MkdirAll(filepath.Dir(c.out), 0o755); err != nil {
 		return err
 	}

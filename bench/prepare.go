@@ -37,15 +37,27 @@ const (
 )
 
 // prepare generates the corpus into c.work, reusing what an earlier run with
-// the same parameters left there.
+// the same parameters left there: the main image alone when -only selects
+// the mirror group alone (config.mirrorOnly).
 func prepare(c config) (corpus, error) {
+	co, err := prepareLarge(c)
+	if err == nil && !c.mirrorOnly() {
+		co, err = prepareRest(c, co)
+	}
+	if err != nil {
+		return co, err
+	}
+	return co, os.RemoveAll(filepath.Join(c.work, "layers"))
+}
+
+// prepareLarge generates the main image in its forms.
+func prepareLarge(c config) (corpus, error) {
 	w := c.work
 	co := corpus{
 		large:     variants{filepath.Join(w, "large.oci.tar"), filepath.Join(w, "large.docker.tar")},
 		largeGzip: variants{filepath.Join(w, "large-gzip.oci.tar"), filepath.Join(w, "large-gzip.docker.tar")},
 		largeDir:  filepath.Join(w, "large.dir"),
-		scaleDir:  filepath.Join(w, "scale.dir"),
-		many:      filepath.Join(w, "many.oci.tar"),
+		largeDesc: fmt.Sprintf("%d MiB in %d layers, half text (gzip shrinks it about fourfold), half random", c.size>>20, len(mixed)),
 	}
 	large := imageSpec{name: largeName, size: c.size, contents: mixed, gzip: true}
 	err := cached(w, "large", large, func() error {
@@ -61,11 +73,15 @@ func prepare(c config) (corpus, error) {
 			func() error { return toDir(c, co.large.oci, co.largeDir) },
 		)
 	})
-	if err != nil {
-		return co, err
-	}
+	return co, err
+}
+
+// prepareRest generates the rest of the corpus beside the main image of co.
+func prepareRest(c config, co corpus) (corpus, error) {
+	w := c.work
+	co.scaleDir, co.many = filepath.Join(w, "scale.dir"), filepath.Join(w, "many.oci.tar")
 	scale := imageSpec{name: "example.com/bench/scale:1", size: c.scaleSize, contents: mixed}
-	err = cached(w, "scale", scale, func() error {
+	err := cached(w, "scale", scale, func() error {
 		return generateAsDir(c, scale, filepath.Join(w, "scale.oci.tar"), co.scaleDir)
 	})
 	if err != nil {
@@ -99,9 +115,8 @@ func prepare(c config) (corpus, error) {
 	if co.spool, err = spoolBinary(c); err != nil {
 		return co, err
 	}
-	co.largeDesc = fmt.Sprintf("%d MiB in %d layers, half text (gzip shrinks it about fourfold), half random", c.size>>20, len(mixed))
 	co.mixDesc = fmt.Sprintf("%d MiB, the same mix", c.scaleSize>>20)
-	return co, os.RemoveAll(filepath.Join(w, "layers"))
+	return co, nil
 }
 
 // generateAsDir writes the image of spec as an OCI tar at oci and copies it to dir:DIR.

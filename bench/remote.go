@@ -87,7 +87,7 @@ func measureRemote(c config, co corpus) (remoteResult, error) {
 	defer ng.stop()
 	url := ng.url + "/" + filepath.Base(co.large.oci)
 	fromURL := func(ocitar []string, _ string) (*serveServer, error) {
-		return serveStartOcitar(ocitar, url, "--cert-dir", ng.certDir)
+		return serveStartOcitar(ocitar, "--cert-dir", ng.certDir, url)
 	}
 	ways := []remoteWay{
 		{remoteLocal, false, func(ocitar []string, _ string) (*serveServer, error) { return serveStartOcitar(ocitar, co.large.oci) }},

@@ -66,11 +66,12 @@ type serveResult struct {
 
 // serveServer is a server the rows pull from.
 type serveServer struct {
-	cmd    *exec.Cmd
-	host   string
-	exited chan error
-	store  string // its storage directory, or ""
-	dir    string // removed when it stops, or ""
+	cmd     *exec.Cmd
+	host    string
+	exited  chan struct{} // closed once the process has exited, with waitErr set
+	waitErr error         // of cmd.Wait
+	store   string        // its storage directory, or ""
+	dir     string        // removed when it stops, or ""
 }
 
 // measureServe runs each server in turn, at least serveRuns times (once for
@@ -128,7 +129,7 @@ func serveRun(start func() (*serveServer, error), name string) (serveSample, int
 	}
 	defer srv.stop()
 	s.ready = time.Since(begin)
-	ref := "http://" + srv.host + "/v2/" + strings.Replace(name, ":", "/manifests/", 1)
+	ref := manifestURL(srv.host, name)
 	n, err := servePull(ref, true)
 	if err != nil {
 		return s, 0, fmt.Errorf("first pull: %w", err)
@@ -161,6 +162,12 @@ func serveRun(start func() (*serveServer, error), name string) (serveSample, int
 		s.disk = dirSize(srv.store)
 	}
 	return s, n, nil
+}
+
+// manifestURL is the URL of the manifest of the image called name on the
+// registry at host.
+func manifestURL(host, name string) string {
+	return "http://" + host + "/v2/" + strings.Replace(name, ":", "/manifests/", 1)
 }
 
 // servePull fetches the manifest at ref and every blob it lists, as a client
@@ -235,11 +242,11 @@ func serveCopy(url string, w io.Writer, verify bool, want string) (int64, error)
 	return n, nil
 }
 
-// serveStartOcitar starts ocitar serve on archive, a file or a URL, and
-// waits for its ready line; ocitar is the binary and its global flags, and
-// flags are serve's own.
-func serveStartOcitar(ocitar []string, archive string, flags ...string) (*serveServer, error) {
-	args := slices.Concat(ocitar[1:], []string{"serve", "--quiet", "--addr", "127.0.0.1:0"}, flags, []string{archive})
+// serveStartOcitar starts ocitar serve with args, its flags and archives
+// (files or URLs), and waits for its ready line; ocitar is the binary and
+// its global flags.
+func serveStartOcitar(ocitar []string, args ...string) (*serveServer, error) {
+	args = slices.Concat(ocitar[1:], []string{"serve", "--quiet", "--addr", "127.0.0.1:0"}, args)
 	cmd := exec.Command(ocitar[0], args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
@@ -310,8 +317,11 @@ func serveLaunch(cmd *exec.Cmd) (*serveServer, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	srv := &serveServer{cmd: cmd, exited: make(chan error, 1)}
-	go func() { srv.exited <- cmd.Wait() }()
+	srv := &serveServer{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		srv.waitErr = cmd.Wait()
+		close(srv.exited)
+	}()
 	return srv, nil
 }
 
@@ -325,8 +335,8 @@ func (s *serveServer) waitHTTP(client *http.Client, url string) error {
 			}
 		}
 		select {
-		case err := <-s.exited:
-			return fmt.Errorf("%s exited: %v", strings.Join(s.cmd.Args, " "), err)
+		case <-s.exited:
+			return fmt.Errorf("%s exited: %v", strings.Join(s.cmd.Args, " "), s.waitErr)
 		case <-time.After(25 * time.Millisecond):
 		}
 	}
@@ -335,17 +345,27 @@ func (s *serveServer) waitHTTP(client *http.Client, url string) error {
 
 // stop ends the server by its PID: SIGTERM, then SIGKILL after 10 s; then
 // it removes its directory.
-func (s *serveServer) stop() {
+func (s *serveServer) stop() { s.stopWithin(10 * time.Second) }
+
+// stopWithin sends the server SIGTERM, waits for it to exit, with SIGKILL
+// after grace, and removes its directory. It returns the exit's error: nil
+// only for an exit with status 0. Once the server has exited, it waits for
+// nothing.
+func (s *serveServer) stopWithin(grace time.Duration) error {
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
-	case <-time.After(10 * time.Second):
+	case <-time.After(grace):
 		s.cmd.Process.Kill()
 		<-s.exited
 	}
 	if s.dir != "" {
 		os.RemoveAll(s.dir)
 	}
+	if s.waitErr != nil {
+		return fmt.Errorf("%s: %w", strings.Join(s.cmd.Args, " "), s.waitErr)
+	}
+	return nil
 }
 
 // freeAddr is 127.0.0.1 with a port that was free a moment ago.

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// target is one goal of issue 3, 6, 12, 14, 15, 19 or 20 and how the run measured against it.
+// target is one goal of issue 3, 6, 12, 14, 15, 19, 20, 22 or 23 and how the run measured against it.
 type target struct {
 	name, measured string
 	met            bool
