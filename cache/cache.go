@@ -44,7 +44,7 @@ type Cache struct {
 
 	fillsMu sync.Mutex
 	fills   map[digest.Digest]*fillCall // the Fills under way, by digest
-	checked sync.Map                    // digest -> os.FileInfo of the file that a Fill found to match it
+	checked sync.Map                    // digest -> os.FileInfo of the file that a Fill found to match it, or fetched and linked into place
 }
 
 // DefaultDir is ocitar in the user's cache directory ($XDG_CACHE_HOME/ocitar

@@ -33,8 +33,9 @@
 // every reader reads back with ReadAt, waking on each write; a reader gets a
 // blob's last byte only once the whole blob matched its digest, so a bad blob
 // is never read whole. A blob the cache held when Fill was called is read
-// from its file, and checked once per Fill before its last byte; one that
-// fails is removed, so the next Fill fetches it again.
+// from its file, and checked before its last byte unless this Cache fetched
+// or checked that very file (the same identity) before; one that fails is
+// removed, so the next Fill fetches it again.
 //
 // Lock gives a key to one holder at a time, so that one index is built once
 // while the others wait for it: on Unix systems an flock of DIR/locks/KEY,

@@ -202,7 +202,10 @@ func (f *Filling) advance() {
 
 // fetch stores body as the blob, written through p, telling the readers as it goes.
 func (f *Filling) fetch(p *pending.File, body io.ReadCloser, end func()) {
-	_, n, _, err := f.c.store(p, progress{p, f}, body, f.d, f.size, true)
+	_, n, added, err := f.c.store(p, progress{p, f}, body, f.d, f.size, true)
+	if added {
+		f.c.knownGood(f.d, p.File)
+	}
 	body.Close()
 	p.Abort()
 	end()
@@ -284,6 +287,14 @@ func (f *Filling) check() {
 		}
 		f.advance()
 	}()
+}
+
+// knownGood remembers file, just linked into place as the blob d it was
+// checked to be as it was written, as found good: verify does not read it.
+func (c *Cache) knownGood(d digest.Digest, file *os.File) {
+	if info, err := file.Stat(); err == nil {
+		c.checked.Store(d, info)
+	}
 }
 
 // verify reads the blob d and checks it is d, removing it from the cache if

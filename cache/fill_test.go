@@ -349,6 +349,49 @@ func TestCacheFillHeld(t *testing.T) {
 // BenchmarkCacheFill fills blobs of several sizes, read 16 KiB at a time by a
 // reader that follows the fetch: the bytes allocated per fill stay the same
 // whatever the blob's size, as the blob goes to disk and is read back.
+// TestCacheFillFetchedKnownGood: a blob this Cache fetched, checked as it
+// was written, is not hashed again by the readers of a later Fill (written
+// over in place, its file keeps its identity, and its bytes are served as
+// they are); a file that replaced it is checked.
+func TestCacheFillFetchedKnownGood(t *testing.T) {
+	content := testimage.Bytes(6, 1<<20+9)
+	other := testimage.Bytes(7, len(content))
+	d := digest.FromBytes(content)
+	tests := []struct {
+		name    string
+		replace bool
+		want    []byte
+		err     error
+	}{
+		{"written over in place", false, other, nil},
+		{"replaced", true, nil, errkind.ErrDigestMismatch},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newCache(t, -1)
+			if err := fill(t, c, d, bytesFetcher(content, int64(len(content)))).Wait(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			path := c.blobPath(d)
+			if tt.replace {
+				path += ".new"
+			}
+			if err := os.WriteFile(path, other, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if tt.replace {
+				if err := os.Rename(path, c.blobPath(d)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			data, err := readFrom(fill(t, c, d, &fetcher{err: errSource}), context.Background(), 0)
+			if !errors.Is(err, tt.err) || tt.err == nil && !bytes.Equal(data, tt.want) {
+				t.Errorf("read %d bytes (%s), %v; want %d bytes (%s) or an error wrapping %v", len(data), digest.FromBytes(data), err, len(tt.want), digest.FromBytes(tt.want), tt.err)
+			}
+		})
+	}
+}
+
 func BenchmarkCacheFill(b *testing.B) {
 	for _, size := range []int{8 << 20, 64 << 20} {
 		b.Run(strconv.Itoa(size>>20)+"MiB", func(b *testing.B) {
