@@ -1,14 +1,14 @@
 package main
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"syscall"
 	"time"
+
+	digest "github.com/opencontainers/go-digest"
 )
 
 // The recording mirror rows of issue 23: docker-registry holding the main
@@ -64,8 +64,7 @@ func measureMirror(c config, co corpus) (mirrorResult, error) {
 	if err != nil {
 		return res, err
 	}
-	sum := sha256.Sum256(manifest)
-	g := &mirrorRig{ocitar: c.ocitar, registry: registry, dir: filepath.Join(c.work, "mirror"), manifest: "sha256:" + hex.EncodeToString(sum[:])}
+	g := &mirrorRig{ocitar: c.ocitar, registry: registry, dir: filepath.Join(c.work, "mirror"), manifest: digest.FromBytes(manifest).String()}
 	defer os.RemoveAll(g.dir)
 	for range servingRuns(c) {
 		s, n, err := g.run()
