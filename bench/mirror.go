@@ -25,10 +25,10 @@ const mirrorSnapshotGrace = 5 * time.Minute
 
 // mirrorSample is one run: a direct pull, then a mirror's life.
 type mirrorSample struct {
-	direct   time.Duration // the pull from docker-registry
+	direct   pullSample    // the pull from docker-registry
 	ready    time.Duration // from the start of the mirror to its ready line
-	cold     time.Duration // the first pull through it, every blob fetched from docker-registry
-	warm     time.Duration // the second pull through it
+	cold     pullSample    // the first pull through it, every blob fetched from docker-registry
+	warm     pullSample    // the second pull through it
 	snapshot time.Duration // from SIGTERM to its exit, the final snapshot written
 	cpu      time.Duration // the mirror's user+system time over its life
 	rss      int64         // the mirror's peak resident set over its life (rusage), bytes
@@ -83,7 +83,8 @@ func measureMirror(c config, co corpus) (mirrorResult, error) {
 func (g *mirrorRig) run() (mirrorSample, int64, error) {
 	var s mirrorSample
 	var err error
-	if s.direct, _, err = timedPull(g.registry.host); err != nil {
+	registry := g.registry.cmd.Process.Pid
+	if s.direct, _, err = timedPull(g.registry.host, registry); err != nil {
 		return s, 0, fmt.Errorf("direct pull: %w", err)
 	}
 	if err := os.RemoveAll(g.dir); err != nil {
@@ -118,10 +119,11 @@ func (g *mirrorRig) mirrorLife(s *mirrorSample, out string) (int64, error) {
 	defer srv.stop()
 	s.ready = time.Since(begin)
 	var n int64
-	if s.cold, n, err = timedPull(srv.host); err != nil {
+	servers := []int{srv.cmd.Process.Pid, g.registry.cmd.Process.Pid}
+	if s.cold, n, err = timedPull(srv.host, servers...); err != nil {
 		return 0, fmt.Errorf("cold pull through the mirror: %w", err)
 	}
-	if s.warm, _, err = timedPull(srv.host); err != nil {
+	if s.warm, _, err = timedPull(srv.host, servers...); err != nil {
 		return 0, fmt.Errorf("warm pull through the mirror: %w", err)
 	}
 	begin = time.Now()
@@ -134,12 +136,43 @@ func (g *mirrorRig) mirrorLife(s *mirrorSample, out string) (int64, error) {
 	return n, nil
 }
 
+// pullSample is one pull: its wall time, and the CPU time that the client
+// (this process) and the servers behind it spent meanwhile.
+type pullSample struct{ wall, cpu time.Duration }
+
 // timedPull is a verified pull of the main image from the registry at host,
-// how long it took and the bytes it received.
-func timedPull(host string) (time.Duration, int64, error) {
+// its sample and the bytes it received; servers are the PIDs of the
+// processes serving it.
+func timedPull(host string, servers ...int) (pullSample, int64, error) {
+	before, err := cpuOf(servers)
+	if err != nil {
+		return pullSample{}, 0, err
+	}
 	begin := time.Now()
 	n, err := servePull(manifestURL(host, largeName), true)
-	return time.Since(begin), n, err
+	wall := time.Since(begin)
+	if err != nil {
+		return pullSample{}, 0, err
+	}
+	after, err := cpuOf(servers)
+	return pullSample{wall, after - before}, n, err
+}
+
+// cpuOf is the user+system time of this process and of the processes pids.
+func cpuOf(pids []int) (time.Duration, error) {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0, fmt.Errorf("getrusage: %w", err)
+	}
+	total := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	for _, pid := range pids {
+		t, err := processCPU(pid)
+		if err != nil {
+			return 0, err
+		}
+		total += t
+	}
+	return total, nil
 }
 
 // checkLockList checks that the lock list at path names the pulled image
