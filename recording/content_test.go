@@ -87,6 +87,14 @@ func (c *fakeContent) OpenBlob(ctx context.Context, name string, d digest.Digest
 	return io.NopCloser(bytes.NewReader(data)), int64(len(data)), nil
 }
 
+func (c *fakeContent) FetchBlob(ctx context.Context, name string, d digest.Digest) (int64, error) {
+	rc, size, err := c.OpenBlob(ctx, name, d)
+	if err != nil {
+		return 0, err
+	}
+	return size, rc.Close()
+}
+
 // wait waits at the gate, if there is one.
 func (c *fakeContent) wait() {
 	c.mu.Lock()

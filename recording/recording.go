@@ -21,6 +21,9 @@ import (
 type Content interface {
 	Manifest(ctx context.Context, name, ref string) (data []byte, mediaType string, d digest.Digest, err error)
 	OpenBlob(ctx context.Context, name string, d digest.Digest) (io.ReadCloser, int64, error)
+	// FetchBlob makes sure that blob d is held whole and checked, for a later
+	// OpenBlob, without reading it out, and returns its size.
+	FetchBlob(ctx context.Context, name string, d digest.Digest) (int64, error)
 	Referrers(ctx context.Context, name string, d digest.Digest) ([]ocispec.Descriptor, error)
 }
 
@@ -203,7 +206,7 @@ func (r *Recording) fetchLocked(repo string, desc ocispec.Descriptor) *fetch {
 // for the next snapshot to try again.
 func (r *Recording) runFetch(f *fetch) {
 	if !r.recorded(f.desc.Digest) {
-		f.err = drain(r.ctx, r.content, f.repo, f.desc)
+		f.err = fetchMissing(r.ctx, r.content, f.repo, f.desc)
 	}
 	r.mu.Lock()
 	delete(r.fetches, f.desc.Digest)
@@ -221,16 +224,9 @@ func (r *Recording) recorded(d digest.Digest) bool {
 	return ok
 }
 
-// drain reads blob desc of repo through content whole, so that content
-// keeps it. Content checks what it keeps, and a snapshot checks it again as
-// it writes it, so drain counts the bytes without hashing them.
-func drain(ctx context.Context, content Content, repo string, desc ocispec.Descriptor) error {
-	rc, _, err := content.OpenBlob(ctx, repo, desc.Digest)
-	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	n, err := io.Copy(io.Discard, rc)
+// fetchMissing has content fetch blob desc of repo, which no client fetched.
+func fetchMissing(ctx context.Context, content Content, repo string, desc ocispec.Descriptor) error {
+	n, err := content.FetchBlob(ctx, repo, desc.Digest)
 	if err == nil && n != desc.Size {
 		err = fmt.Errorf("%w: blob %s of %s: %d bytes, %d declared", archive.ErrSizeMismatch, desc.Digest, repo, n, desc.Size)
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"sync"
 
@@ -53,6 +54,32 @@ func (l lookup) openBlob(ctx context.Context, t target, d digest.Digest) (io.Rea
 	}
 	rc, err := b.open(0)
 	return rc, b.size, err
+}
+
+// FetchBlob makes sure that blob d of repository name is held whole and
+// checked, as OpenBlob finds it, and returns its size: an archive's is there,
+// an upstream's is fetched, and read only for its last byte, which comes
+// once the blob matched d.
+func (h *Handler) FetchBlob(ctx context.Context, name string, d digest.Digest) (int64, error) {
+	l, done := h.lookup()
+	defer done()
+	t, err := l.target(name, "")
+	if err != nil {
+		return 0, err
+	}
+	b, err := l.blob(ctx, t, d)
+	if err != nil || b.src != nil || b.size == 0 {
+		return b.size, err
+	}
+	rc, err := b.open(b.size - 1)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	if _, err := io.ReadFull(rc, make([]byte, 1)); err != nil {
+		return 0, fmt.Errorf("blob %s of %s: %w", d, name, err)
+	}
+	return b.size, nil
 }
 
 // Referrers lists the manifests whose subject is d in repository name, as

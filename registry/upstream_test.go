@@ -83,7 +83,7 @@ func (r *fakeRepository) Blob(_ context.Context, d digest.Digest) (int64, func(c
 	open := func(_ context.Context, start int64) (io.ReadCloser, error) {
 		var body io.Reader = bytes.NewReader(data[start:])
 		if slices.Contains(r.badBlobs, d) {
-			body = io.MultiReader(io.LimitReader(body, int64(len(data))-start-1), failingAfter{errors.New("upstream: blob fails its digest")})
+			body = io.MultiReader(io.LimitReader(body, int64(len(data))-start-1), failingAfter{errUpstreamBlob})
 		}
 		return io.NopCloser(body), nil
 	}
@@ -94,6 +94,8 @@ func (r *fakeRepository) Referrers(_ context.Context, d digest.Digest, artifactT
 	r.up.ask("referrers " + d.String())
 	return r.referrers[d], r.failing
 }
+
+var errUpstreamBlob = errors.New("upstream: blob fails its digest")
 
 // failingAfter is a reader that fails.
 type failingAfter struct{ err error }
@@ -275,6 +277,21 @@ func TestHandlerContent(t *testing.T) {
 	}
 	if _, _, err := h.OpenBlob(ctx, "example.com/team/up", digest.FromString("none")); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("a blob nobody has: %v, want fs.ErrNotExist", err)
+	}
+	for _, b := range []struct {
+		repo string
+		d    digest.Digest
+		size int
+		err  error
+	}{
+		{"example.com/team/app", f.bigDigest, len(f.big), nil},
+		{"example.com/team/up", f.blob, len(f.blobData), nil},
+		{"example.com/team/up", digest.FromString("none"), 0, fs.ErrNotExist},
+		{"corrupt.example/app", digest.FromString("bad and big"), 0, errUpstreamBlob},
+	} {
+		if size, err := h.FetchBlob(ctx, b.repo, b.d); size != int64(b.size) || !errors.Is(err, b.err) {
+			t.Errorf("FetchBlob %s %s: %d, %v; want %d, %v", b.repo, b.d, size, err, b.size, b.err)
+		}
 	}
 	refs, err := h.Referrers(ctx, "example.com/team/up", f.manifestDigest)
 	if err != nil || len(refs) != 1 || refs[0].Digest != f.referrer.Digest {
