@@ -1,11 +1,14 @@
 package main
 
 import (
+	"encoding/base64"
+	"fmt"
 	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -13,11 +16,18 @@ import (
 	"github.com/ocitar/ocitar/registry"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/crypto/bcrypt"
 )
 
 // startUpstream serves the archives at paths as a registry on 127.0.0.1
 // until the test ends.
 func startUpstream(t *testing.T, paths ...string) *httptest.Server {
+	t.Helper()
+	return startUpstreamOptions(t, registry.Options{}, paths...)
+}
+
+// startUpstreamOptions is startUpstream with opts.
+func startUpstreamOptions(t *testing.T, opts registry.Options, paths ...string) *httptest.Server {
 	t.Helper()
 	var archives []registry.Archive
 	for _, path := range paths {
@@ -27,7 +37,7 @@ func startUpstream(t *testing.T, paths ...string) *httptest.Server {
 		}
 		archives = append(archives, registry.Archive{Reader: r})
 	}
-	h, err := registry.New(archives, registry.Options{})
+	h, err := registry.New(archives, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,5 +115,69 @@ func TestServeRecord(t *testing.T) {
 		if err := pullBlobs(http.DefaultClient, alone.url, "example.com/team/app", tag, blobs); err != nil {
 			t.Errorf("from the recording alone, tag %s: %v", tag, err)
 		}
+	}
+}
+
+// TestServeUpstreamCredentials pulls through an upstream that wants a
+// login, given each way skopeo takes one: the flag, --authfile,
+// containers' auth.json, docker's config.json. Without one the client
+// gets 502.
+func TestServeUpstreamCredentials(t *testing.T) {
+	dir := t.TempDir()
+	path, blobs := writeImageArchive(t, filepath.Join(dir, "app.tar"), "example.com/team/app:1", 1, 1<<20)
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	users, err := registry.ParseHtpasswd(strings.NewReader("alice:"+string(hash)+"\n"), "users")
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := startUpstreamOptions(t, registry.Options{Users: users}, path)
+	host := strings.TrimPrefix(up.URL, "http://")
+	auths := fmt.Sprintf(`{"auths": {%q: {"auth": %q}}}`, host, base64.StdEncoding.EncodeToString([]byte("alice:s3cret")))
+	writeAuth := func(rel string) string {
+		file := filepath.Join(t.TempDir(), rel)
+		if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, []byte(auths), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	runtime := writeAuth("containers/auth.json")
+	docker := writeAuth(".docker/config.json")
+	tests := []struct {
+		name  string
+		env   []string
+		args  []string
+		pulls bool
+	}{
+		{"flag", nil, []string{"--upstream-creds", "alice:s3cret"}, true},
+		{"flag of the registry", nil, []string{"--upstream-creds", "example.com=alice:s3cret"}, true},
+		{"authfile", nil, []string{"--authfile", writeAuth("auth.json")}, true},
+		{"containers' auth.json", []string{"XDG_RUNTIME_DIR=" + filepath.Dir(filepath.Dir(runtime))}, nil, true},
+		{"docker's config.json", []string{"HOME=" + filepath.Dir(filepath.Dir(docker))}, nil, true},
+		{"none", nil, nil, false},
+		{"wrong password", nil, []string{"--upstream-creds", "alice:wrong"}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := append([]string{"HOME=" + t.TempDir(), "XDG_RUNTIME_DIR=" + t.TempDir(), "REGISTRY_AUTH_FILE=", "DOCKER_CONFIG="}, tt.env...)
+			p := startServeEnv(t, env, append([]string{"--quiet", "--cache-dir", t.TempDir(), "--upstream", "example.com=" + up.URL}, tt.args...)...)
+			err := pullBlobs(http.DefaultClient, p.url, "example.com/team/app", "1", blobs)
+			if (err == nil) != tt.pulls {
+				t.Errorf("pull: %v; want success %v", err, tt.pulls)
+			}
+			if !tt.pulls && err != nil && !strings.Contains(err.Error(), ": 502,") {
+				t.Errorf("pull: %v; want 502", err)
+			}
+			for _, line := range p.stderr() {
+				if strings.Contains(line, "s3cret") || strings.Contains(line, base64.StdEncoding.EncodeToString([]byte("alice:s3cret"))) {
+					t.Errorf("the log holds the password: %s", line)
+				}
+			}
+		})
 	}
 }
