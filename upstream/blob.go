@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/ocitar/ocitar/internal/errkind"
 	digest "github.com/opencontainers/go-digest"
@@ -39,13 +40,47 @@ func (r *Repository) Blob(ctx context.Context, d digest.Digest) (size int64, ope
 }
 
 // fetchBlob GETs blob d, following redirects, and returns its body, whose
-// read errors name where it came from, and its size (-1 when unknown).
+// read errors name where it came from, and its size (-1 when unknown). A
+// body that sends nothing for the Set's idle timeout fails.
 func (r *Repository) fetchBlob(ctx context.Context, d digest.Digest) (io.ReadCloser, int64, error) {
+	ctx, cancel := context.WithCancelCause(ctx)
 	resp, err := r.client.get(ctx, r.path, "blobs/"+d.String(), nil, nil)
 	if err != nil {
+		cancel(nil)
 		return nil, 0, err
 	}
-	return namedBody{resp.Body, requestName(resp.Request)}, resp.ContentLength, nil
+	idle := &idleBody{ReadCloser: resp.Body, timeout: r.set.idle, cancel: cancel, ctx: ctx}
+	idle.timer = time.AfterFunc(idle.timeout, func() {
+		cancel(fmt.Errorf("%w: no byte for %s", ErrUnavailable, idle.timeout))
+	})
+	return namedBody{idle, requestName(resp.Request)}, resp.ContentLength, nil
+}
+
+// idleBody is a body that its request's context cancels when it sends
+// nothing for timeout.
+type idleBody struct {
+	io.ReadCloser
+	timeout time.Duration
+	timer   *time.Timer
+	cancel  context.CancelCauseFunc
+	ctx     context.Context // the request's, whose cause says why it ended
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.timeout)
+	}
+	if err != nil && errors.Is(context.Cause(b.ctx), ErrUnavailable) {
+		err = context.Cause(b.ctx)
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	b.cancel(nil)
+	return b.ReadCloser.Close()
 }
 
 // blobFailed names the upstream's URL in err when the blob it sent is not

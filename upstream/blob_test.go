@@ -7,9 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -197,5 +199,42 @@ func TestRepositoryBlobError(t *testing.T) {
 	checkError(t, err, srv.URL+"/v2/app/blobs/"+d.String()+" (redirected to "+srv.URL+"/gone)", fs.ErrNotExist)
 	if strings.Contains(err.Error(), "sig") {
 		t.Errorf("%v shows the signature", err)
+	}
+}
+
+// TestRepositoryBlobStalled: an upstream that sends part of a blob and then
+// nothing fails the fetch after the idle timeout, so its reader gets an
+// error wrapping ErrUnavailable rather than waiting for ever, and nothing is
+// kept; the next Blob fetches again.
+func TestRepositoryBlobStalled(t *testing.T) {
+	blob := bytes.Repeat([]byte("stalled "), 8192)
+	d := digest.FromBytes(blob)
+	release := make(chan struct{})
+	defer close(release)
+	var gets atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		w.Header().Set("Content-Length", strconv.Itoa(len(blob)))
+		w.Write(blob[:len(blob)/2])
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	set := newTestSet(t, Options{IdleTimeout: 50 * time.Millisecond}, srv.URL)
+	for range 2 {
+		_, open, err := route(t, set, "", "app").Blob(context.Background(), d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := readBlob(open, 0)
+		if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "no byte for") || len(data) == len(blob) {
+			t.Fatalf("read %d bytes, %v; want part of the blob and an error wrapping ErrUnavailable that says it stalled", len(data), err)
+		}
+	}
+	if n := gets.Load(); n != 2 {
+		t.Errorf("%d GETs, want 2: a failed fetch keeps nothing", n)
 	}
 }

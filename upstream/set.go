@@ -1,12 +1,14 @@
 package upstream
 
 import (
+	"cmp"
 	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/ocitar/ocitar/cache"
 	digest "github.com/opencontainers/go-digest"
@@ -27,13 +29,21 @@ type Options struct {
 	TLS       *tls.Config
 	// UserAgent, when not "", is sent with every request.
 	UserAgent string
+	// IdleTimeout fails a blob's body that sends nothing for that long, so
+	// that a stalled upstream fails its fetch instead of holding it and its
+	// clients; 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 }
+
+// DefaultIdleTimeout is Options.IdleTimeout when it is 0.
+const DefaultIdleTimeout = time.Minute
 
 // Set is the configured upstreams, by the registry each serves.
 type Set struct {
 	named   map[string]*client
 	unnamed *client
 	cache   *cache.Cache
+	idle    time.Duration // Options.IdleTimeout
 
 	mu        sync.Mutex
 	manifests map[manifestKey]string
@@ -55,7 +65,7 @@ func NewSet(specs []Spec, opts Options) (*Set, error) {
 	}
 	hc := newHTTPClient(opts.Transport, opts.TLS)
 	auth := newAuthorizer(hc, opts)
-	s := &Set{named: map[string]*client{}, cache: opts.Cache, manifests: map[manifestKey]string{}}
+	s := &Set{named: map[string]*client{}, cache: opts.Cache, manifests: map[manifestKey]string{}, idle: cmp.Or(opts.IdleTimeout, DefaultIdleTimeout)}
 	for _, spec := range specs {
 		if spec.URL == nil {
 			return nil, fmt.Errorf("upstream %q: no URL", spec.Registry)

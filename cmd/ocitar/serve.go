@@ -82,8 +82,8 @@ mirror). --record OUT writes everything served to OUT under the name it
 was asked by, with each index whole and the platforms pulled, and, unless
 --record-referrers=false, the referrers and cosign tags of each manifest:
 the bundle of what a real run pulled. OUT is written whole or not at all,
-as a snapshot on SIGHUP and when serve stops; a kill leaves the last
-snapshot. OUT.lock.json beside it (OUT's name with .lock.json added) lists
+as a snapshot on SIGHUP and when serve stops (a second SIGINT or SIGTERM
+stops it at once); a kill leaves the last snapshot. OUT.lock.json beside it (OUT's name with .lock.json added) lists
 name -> digest. Credentials for the upstreams come from --upstream-creds,
 --authfile, or the files skopeo reads (auth.json, docker's config.json).
 
@@ -133,6 +133,10 @@ type server struct {
 func runServe(g *globalOptions, o *serveOptions, args []string, stderr io.Writer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		<-ctx.Done()
+		stop() // a second SIGINT or SIGTERM stops at once
+	}()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -263,6 +267,7 @@ func (s *server) run(ctx context.Context, hup <-chan os.Signal) error {
 				s.http.Close()
 			}
 			if s.recorder != nil {
+				s.log.Printf("stopping: a second SIGINT or SIGTERM stops at once, without this last snapshot")
 				s.recorder.finish(s.work)
 			}
 			return nil

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -179,5 +180,47 @@ func TestServeUpstreamCredentials(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestServeRecordSecondSignal: while the last snapshot waits for a blob a
+// stalled upstream holds back, a second SIGTERM stops serve at once, and
+// leaves no file of the snapshot.
+func TestServeRecordSecondSignal(t *testing.T) {
+	dir := t.TempDir()
+	path, blobs := writeImageArchive(t, filepath.Join(dir, "app.tar"), "example.com/team/app:1", 1, 1<<20)
+	archiveUp := startUpstream(t, path)
+	stalled := make(chan struct{})
+	defer close(stalled)
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/blobs/") {
+			select {
+			case <-stalled:
+			case <-r.Context().Done():
+			}
+			return
+		}
+		proxy, err := http.Get(archiveUp.URL + r.URL.Path)
+		if err != nil {
+			w.WriteHeader(http.StatusBadGateway)
+			return
+		}
+		defer proxy.Body.Close()
+		w.Header().Set("Content-Type", proxy.Header.Get("Content-Type"))
+		w.WriteHeader(proxy.StatusCode)
+		io.Copy(w, proxy.Body)
+	}))
+	defer up.Close()
+	out := filepath.Join(dir, "pulled.tar")
+	p := startServe(t, "--quiet", "--upstream", "example.com="+up.URL, "--record", out)
+	if err := pullBlobs(http.DefaultClient, p.url, "example.com/team/app", "1", blobs[:1]); err != nil {
+		t.Fatal(err)
+	}
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.waitLine(t, "a second SIGINT or SIGTERM stops at once")
+	p.waitLine(t, "writing the recording to "+out)
+	p.stop(t, syscall.SIGTERM)
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("%s holds %v; want app.tar and the spool, no snapshot", dir, entries)
 	}
 }
