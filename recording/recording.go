@@ -201,7 +201,7 @@ func (r *Recording) fetchLocked(repo string, desc ocispec.Descriptor) *fetch {
 	return f
 }
 
-// runFetch reads the blob of f through Content, which keeps it, unless a
+// runFetch has Content fetch the blob of f, which it keeps, unless a
 // client fetched it meanwhile, and records it; a failed fetch is forgotten,
 // for the next snapshot to try again.
 func (r *Recording) runFetch(f *fetch) {
