@@ -117,12 +117,12 @@ func describeClaims(cl []claim) string {
 	return strings.Join(parts, " and ")
 }
 
-// resolve finds the repository of name: with ns, the one of registry ns;
+// resolve finds the repository of name: with ns (normalized), the one of registry ns;
 // without, the one name spells in full (REGISTRY/PATH) or whose path is name.
 // When several match, it returns none and their keys.
 func (c *catalog) resolve(name, ns string) (*repository, []repoKey) {
 	if ns != "" {
-		return c.repos[repoKey{normalizeRegistry(ns), name}], nil
+		return c.repos[repoKey{ns, name}], nil
 	}
 	keys := slices.Clone(c.byPath[name])
 	if registry, path, ok := strings.Cut(name, "/"); ok {

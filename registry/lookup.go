@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ocitar/ocitar/internal/registryname"
 	digest "github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
@@ -33,7 +34,7 @@ func (l lookup) target(name, ns string) (target, error) {
 	if !ValidRepository(name) {
 		return target{}, newAPIError(errNameInvalid, "invalid repository name")
 	}
-	ns = normalizeRegistry(ns)
+	ns = registryname.Normalize(ns)
 	repo, ambiguous := l.served.catalog.resolve(name, ns)
 	if ambiguous != nil {
 		l.opts.Log(fmt.Sprintf("repository %s is ambiguous: it is %s; ask for REGISTRY/PATH, or with ?ns=REGISTRY", name, describeKeys(ambiguous)))

@@ -69,16 +69,6 @@ func parseImageName(name, bareRepo string) (imageName, bool) {
 	return n, ValidRepository(path) && tagPattern.MatchString(n.tag)
 }
 
-// normalizeRegistry spells the registry of ?ns= as image names do.
-func normalizeRegistry(ns string) string {
-	ns = strings.ToLower(ns)
-	switch ns {
-	case "index.docker.io", "registry-1.docker.io":
-		return "docker.io"
-	}
-	return ns
-}
-
 // BareRepository is the repository a file's images named by a tag alone are
 // served in when none is given: its base name up to the first dot, in lower
 // case (bundle.oci.tar is bundle), or "" when that is not a repository name.

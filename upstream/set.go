@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ocitar/ocitar/cache"
+	"github.com/ocitar/ocitar/internal/registryname"
 	digest "github.com/opencontainers/go-digest"
 )
 
@@ -102,7 +103,7 @@ func (s *Set) add(registry string, c *client) error {
 //     upstream with name as its path.
 func (s *Set) Route(ns, name string) (*Repository, bool) {
 	if ns != "" {
-		registry := normalizeRegistry(ns)
+		registry := registryname.Normalize(ns)
 		c, ok := s.named[registry]
 		if !ok {
 			return nil, false
@@ -110,7 +111,7 @@ func (s *Set) Route(ns, name string) (*Repository, bool) {
 		return &Repository{set: s, client: c, registry: registry, path: name}, true
 	}
 	if first, rest, ok := strings.Cut(name, "/"); ok {
-		registry := normalizeRegistry(first)
+		registry := registryname.Normalize(first)
 		if c, ok := s.named[registry]; ok {
 			return &Repository{set: s, client: c, registry: registry, path: rest}, true
 		}

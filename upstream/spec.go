@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/ocitar/ocitar/internal/registryname"
 )
 
 // Spec is one configured upstream: the registry whose names it serves (""
@@ -29,7 +31,7 @@ func ParseSpec(s string) (Spec, error) {
 	var spec Spec
 	raw := s
 	if name, rest, ok := strings.Cut(s, "="); ok && !strings.Contains(name, "/") {
-		spec.Registry, raw = normalizeRegistry(name), rest
+		spec.Registry, raw = registryname.Normalize(name), rest
 		if !registryName.MatchString(spec.Registry) {
 			return Spec{}, fmt.Errorf("upstream %q: invalid registry name", name)
 		}
@@ -70,15 +72,4 @@ func parseURL(raw string) (*url.URL, error) {
 		}
 	}
 	return u, nil
-}
-
-// normalizeRegistry is a registry name as routing compares it: lower case,
-// with Docker Hub's hosts as docker.io.
-func normalizeRegistry(name string) string {
-	name = strings.ToLower(name)
-	switch name {
-	case "index.docker.io", "registry-1.docker.io":
-		return "docker.io"
-	}
-	return name
 }
