@@ -34,7 +34,7 @@ func (r *Repository) Blob(ctx context.Context, d digest.Digest) (size int64, ope
 		if start < 0 || start > size {
 			return nil, fmt.Errorf("upstream %s: blob %s: start %d outside its %d bytes", r.Name(), d, start, size)
 		}
-		return blobReader{filling.NewReader(ctx, start), name}, nil
+		return errorBody{filling.NewReader(ctx, start), func(err error) error { return blobFailed(name, err) }}, nil
 	}
 	return size, open, nil
 }
@@ -53,7 +53,7 @@ func (r *Repository) fetchBlob(ctx context.Context, d digest.Digest) (io.ReadClo
 	idle.timer = time.AfterFunc(idle.timeout, func() {
 		cancel(fmt.Errorf("%w: no byte for %s", ErrUnavailable, idle.timeout))
 	})
-	return namedBody{idle, requestName(resp.Request)}, resp.ContentLength, nil
+	return namedBody(idle, requestName(resp.Request)), resp.ContentLength, nil
 }
 
 // idleBody is a body that its request's context cancels when it sends
@@ -90,18 +90,4 @@ func blobFailed(name string, err error) error {
 		return unavailable(name, err)
 	}
 	return err
-}
-
-// blobReader reads a blob through the cache, its errors passed to blobFailed.
-type blobReader struct {
-	io.ReadCloser
-	name string
-}
-
-func (b blobReader) Read(p []byte) (int, error) {
-	n, err := b.ReadCloser.Read(p)
-	if err != nil && err != io.EOF {
-		err = blobFailed(b.name, err)
-	}
-	return n, err
 }

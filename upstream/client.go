@@ -131,16 +131,21 @@ func drain(resp *http.Response) {
 	resp.Body.Close()
 }
 
-// namedBody is a response body whose read errors name its URL.
-type namedBody struct {
+// errorBody is a body whose read errors, EOF aside, pass through wrap.
+type errorBody struct {
 	io.ReadCloser
-	name string
+	wrap func(error) error
 }
 
-func (b namedBody) Read(p []byte) (int, error) {
+func (b errorBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
-		err = unavailable(b.name, err)
+		err = b.wrap(err)
 	}
 	return n, err
+}
+
+// namedBody is body, whose read errors name it as name.
+func namedBody(body io.ReadCloser, name string) errorBody {
+	return errorBody{body, func(err error) error { return unavailable(name, err) }}
 }
