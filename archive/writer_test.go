@@ -752,24 +752,12 @@ func TestWriterDockerManifestOfIndex(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				desc, err := w.PutManifest(indexData, ocispec.MediaTypeImageIndex)
-				if err != nil {
-					t.Fatal(err)
-				}
-				desc.Annotations = NameAnnotations("example.com/multi:1")
-				if err := w.AddImage(desc, []string{"example.com/multi:1"}); err != nil {
-					t.Fatal(err)
-				}
+				addNamed(t, w, indexData, ocispec.MediaTypeImageIndex, "example.com/multi:1")
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var items []dockerSaveItem
-			if data, ok := tarFile(readTar(t, got), dockerManifestFile); ok {
-				if err := json.Unmarshal(data, &items); err != nil {
-					t.Fatal(err)
-				}
-			}
+			items := dockerItems(t, got)
 			if len(items) != tt.want {
 				t.Fatalf("manifest.json items %+v, want %d", items, tt.want)
 			}
@@ -872,27 +860,41 @@ func TestWriterDockerManifestLeavesOutArtifacts(t *testing.T) {
 				config := put(ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux"}`))
 				layer := put(tt.layerType, []byte(`{"critical":{}}`))
 				data, _ := json.Marshal(ocispec.Manifest{Versioned: specs.Versioned{SchemaVersion: 2}, MediaType: ocispec.MediaTypeImageManifest, Config: config, Layers: []ocispec.Descriptor{layer}})
-				desc, err := w.PutManifest(data, ocispec.MediaTypeImageManifest)
-				if err != nil {
-					t.Fatal(err)
-				}
-				desc.Annotations = NameAnnotations("example.com/a:sha256-00.sig")
-				if err := w.AddImage(desc, []string{"example.com/a:sha256-00.sig"}); err != nil {
-					t.Fatal(err)
-				}
+				addNamed(t, w, data, ocispec.MediaTypeImageManifest, "example.com/a:sha256-00.sig")
 			})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var items []dockerSaveItem
-			if data, ok := tarFile(readTar(t, got), dockerManifestFile); ok {
-				if err := json.Unmarshal(data, &items); err != nil {
-					t.Fatal(err)
-				}
-			}
+			items := dockerItems(t, got)
 			if listed := len(items) == 1; listed != tt.listed {
 				t.Errorf("manifest.json items %+v; want the image listed: %v", items, tt.listed)
 			}
 		})
 	}
+}
+
+// addNamed stores the manifest or index data and lists it as an image named name.
+func addNamed(t *testing.T, w *Writer, data []byte, mediaType, name string) {
+	t.Helper()
+	desc, err := w.PutManifest(data, mediaType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	desc.Annotations = NameAnnotations(name)
+	if err := w.AddImage(desc, []string{name}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dockerItems are the items of docker's manifest.json in the archive data,
+// none when it has no manifest.json.
+func dockerItems(t *testing.T, data []byte) []dockerSaveItem {
+	t.Helper()
+	var items []dockerSaveItem
+	if manifest, ok := tarFile(readTar(t, data), dockerManifestFile); ok {
+		if err := json.Unmarshal(manifest, &items); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return items
 }
