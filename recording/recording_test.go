@@ -260,16 +260,7 @@ func TestSnapshotFailureKeepsTheLastOne(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			w := newWorld(t)
-			path := filepath.Join(t.TempDir(), "out.tar")
-			r, err := New(context.Background(), path, w.content, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			w.content.serve(t, r, pull{"1", true})
-			if _, err := r.Snapshot(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			r, path := snapshotOfOne(t, w)
 			before, lockBefore := readFile(t, path), readFile(t, path+".lock.json")
 			w.content.serve(t, r, pull{"multi", false})
 			w.content.serve(t, r, pull{w.amd64.Digest.String(), true})
@@ -324,16 +315,7 @@ func TestSnapshotLeavesOutWhatContentLost(t *testing.T) {
 // a process killed then leaves the last snapshot as it was.
 func TestSnapshotWritesBesideThePath(t *testing.T) {
 	w := newWorld(t)
-	path := filepath.Join(t.TempDir(), "out.tar")
-	r, err := New(context.Background(), path, w.content, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	w.content.serve(t, r, pull{"1", true})
-	if _, err := r.Snapshot(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	r, path := snapshotOfOne(t, w)
 	before := readFile(t, path)
 	gate := make(chan struct{})
 	w.content.set(func(c *fakeContent) { c.gate = gate })
@@ -501,4 +483,21 @@ func TestNewRemovesLeftovers(t *testing.T) {
 	if len(logs) != 1 || !strings.Contains(logs[0], ".out.tar.ocitar-123") {
 		t.Errorf("logged %q, want one line naming the file removed", logs)
 	}
+}
+
+// snapshotOfOne is a recording to out.tar in a temporary directory, closed
+// when the test ends, that holds a snapshot of tag 1 pulled whole.
+func snapshotOfOne(t *testing.T, w world) (*Recording, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "out.tar")
+	r, err := New(context.Background(), path, w.content, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	w.content.serve(t, r, pull{"1", true})
+	if _, err := r.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return r, path
 }
