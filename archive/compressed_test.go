@@ -383,12 +383,7 @@ func TestCachedIndexFailingARead(t *testing.T) {
 	}
 	var failed []error
 	for _, b := range r.Images()[0].Blobs {
-		rc, _, err := r.OpenBlob(b.Digest)
-		if err == nil {
-			_, err = io.Copy(io.Discard, rc)
-			rc.Close()
-		}
-		if err != nil {
+		if err := drainBlob(r, b.Digest); err != nil {
 			failed = append(failed, err)
 		}
 	}
@@ -474,11 +469,7 @@ func TestCorruptBlobAlone(t *testing.T) {
 			defer r.Close()
 			var failed []string
 			for _, b := range r.Images()[0].Blobs {
-				rc, _, err := r.OpenBlob(b.Digest)
-				if err == nil {
-					_, err = io.Copy(io.Discard, rc)
-					rc.Close()
-				}
+				err := drainBlob(r, b.Digest)
 				sec, serr := r.BlobSection(b.Digest)
 				if serr == nil {
 					_, serr = io.Copy(io.Discard, sec)
@@ -607,12 +598,7 @@ func TestGzipWindowsEvictedWhileOpen(t *testing.T) {
 	removeWindows(t, indexes[0], path)
 	for _, img := range r.Images() {
 		for _, b := range img.Blobs {
-			rc, _, err := r.OpenBlob(b.Digest)
-			if err == nil {
-				_, err = io.Copy(io.Discard, rc)
-				rc.Close()
-			}
-			if err != nil {
+			if err := drainBlob(r, b.Digest); err != nil {
 				t.Errorf("blob %s: %v", b.Digest, err)
 			}
 		}
@@ -620,4 +606,15 @@ func TestGzipWindowsEvictedWhileOpen(t *testing.T) {
 	if len(notices) != 0 {
 		t.Errorf("notices %q", notices)
 	}
+}
+
+// drainBlob reads blob d of r to its end, where its digest is checked.
+func drainBlob(r *archive.Reader, d digest.Digest) error {
+	rc, _, err := r.OpenBlob(d)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	_, err = io.Copy(io.Discard, rc)
+	return err
 }

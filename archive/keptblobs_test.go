@@ -3,7 +3,6 @@ package archive_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -56,12 +55,7 @@ func TestRemoteBlobsKept(t *testing.T) {
 			wg.Go(func() {
 				for _, img := range r.Images() {
 					for _, b := range img.Blobs {
-						rc, _, err := r.OpenBlob(b.Digest)
-						if err == nil {
-							_, err = io.Copy(io.Discard, rc)
-							rc.Close()
-						}
-						if err != nil {
+						if err := drainBlob(r, b.Digest); err != nil {
 							t.Errorf("round %d: blob %s: %v", round, b.Digest, err)
 						}
 					}
